@@ -1,0 +1,139 @@
+//! The lane type, and the only module that names `wide`.
+//!
+//! `wide` picks its instructions when the crate is compiled, so the lane
+//! width is fixed at compile time too: 16 lanes where `avx512f` is enabled,
+//! 8 with `avx`, and 4 everywhere else (SSE2, NEON, wasm `simd128`, and
+//! `wide`'s portable scalar fallback on microcontrollers). Kernels are written
+//! once against [`F32s`] and [`LANES`].
+//!
+//! Tails are handled by padding: the last partial chunk is copied into a full
+//! vector, processed by the same vector code as the body, and only its valid
+//! lanes are stored. Every element therefore goes through identical
+//! arithmetic whatever its position, and no element is processed twice (which
+//! matters for in-place updates).
+
+#[cfg(target_feature = "avx512f")]
+mod lanes {
+    pub(crate) type F32s = wide::f32x16;
+    pub(crate) type I32s = wide::i32x16;
+    pub(crate) type U32s = wide::u32x16;
+    pub(crate) const LANES: usize = 16;
+}
+
+#[cfg(all(target_feature = "avx", not(target_feature = "avx512f")))]
+mod lanes {
+    pub(crate) type F32s = wide::f32x8;
+    pub(crate) type I32s = wide::i32x8;
+    pub(crate) type U32s = wide::u32x8;
+    pub(crate) const LANES: usize = 8;
+}
+
+#[cfg(not(target_feature = "avx"))]
+mod lanes {
+    pub(crate) type F32s = wide::f32x4;
+    pub(crate) type I32s = wide::i32x4;
+    pub(crate) type U32s = wide::u32x4;
+    pub(crate) const LANES: usize = 4;
+}
+
+pub(crate) use lanes::{F32s, I32s, LANES, U32s};
+
+/// The instruction set the kernels were compiled for, and the lane width.
+///
+/// `wide` chooses its code paths at compile time, so this names what the
+/// build flags enabled (for example with `RUSTFLAGS="-C target-cpu=native"`),
+/// not what the CPU running the program could do. Benches and the trainer
+/// print it next to their figures.
+pub const SIMD_BACKEND: &str = backend_name();
+
+const fn backend_name() -> &'static str {
+    if cfg!(target_feature = "avx512f") {
+        "avx512f (16 x f32)"
+    } else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+        "avx2+fma (8 x f32)"
+    } else if cfg!(target_feature = "avx") {
+        "avx (8 x f32)"
+    } else if cfg!(target_feature = "sse4.1") {
+        "sse4.1 (4 x f32)"
+    } else if cfg!(target_feature = "sse2") {
+        "sse2 (4 x f32)"
+    } else if cfg!(target_feature = "neon") {
+        "neon (4 x f32)"
+    } else if cfg!(target_feature = "simd128") {
+        "wasm simd128 (4 x f32)"
+    } else {
+        "portable scalar (4 x f32 emulated)"
+    }
+}
+
+/// Loads the first `chunk.len()` lanes from `chunk` and fills the rest with
+/// `fill` (the identity of a reduction, or any harmless value).
+#[inline(always)]
+pub(crate) fn load_partial(chunk: &[f32], fill: f32) -> F32s {
+    let mut lanes = [fill; LANES];
+    lanes[..chunk.len()].copy_from_slice(chunk);
+    F32s::new(lanes)
+}
+
+/// Stores the first `out.len()` lanes of `v` into `out`.
+#[inline(always)]
+pub(crate) fn store_partial(v: F32s, out: &mut [f32]) {
+    let n = out.len();
+    out.copy_from_slice(&v.to_array()[..n]);
+}
+
+/// `y[i] = f(x[i])` for equal-length slices; `f` sees whole vectors, the tail
+/// padded with `fill`.
+#[inline(always)]
+pub(crate) fn map(x: &[f32], y: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
+    debug_assert_eq!(x.len(), y.len());
+    let (xb, xt) = x.as_chunks::<LANES>();
+    let (yb, yt) = y.as_chunks_mut::<LANES>();
+    for (xc, yc) in xb.iter().zip(yb) {
+        *yc = f(F32s::new(*xc)).to_array();
+    }
+    if !xt.is_empty() {
+        store_partial(f(load_partial(xt, fill)), yt);
+    }
+}
+
+/// `x[i] = f(x[i])` in place; each element is read and written once.
+#[inline(always)]
+pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
+    let (xb, xt) = x.as_chunks_mut::<LANES>();
+    for xc in xb {
+        *xc = f(F32s::new(*xc)).to_array();
+    }
+    if !xt.is_empty() {
+        let v = f(load_partial(xt, fill));
+        store_partial(v, xt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_covers_every_length_and_touches_nothing_else() {
+        for n in 0..=3 * LANES + 1 {
+            let x: std::vec::Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let mut y = std::vec![f32::NAN; n + 1];
+            map(&x, &mut y[..n], 0.0, |v| v + F32s::splat(1.0));
+            for i in 0..n {
+                assert_eq!(y[i], i as f32 + 1.0);
+            }
+            assert!(y[n].is_nan());
+            let mut z = x.clone();
+            map_in_place(&mut z, 0.0, |v| v * F32s::splat(2.0));
+            for i in 0..n {
+                assert_eq!(z[i], 2.0 * i as f32);
+            }
+        }
+    }
+
+    #[test]
+    fn backend_names_the_lane_width() {
+        assert!(SIMD_BACKEND.contains(&std::format!("{LANES} x f32")));
+    }
+}
