@@ -29,8 +29,11 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod activation;
 mod error;
+pub mod reference;
 mod simd;
 
+pub use activation::Activation;
 pub use error::{Error, Result};
 pub use simd::SIMD_BACKEND;
