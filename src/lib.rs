@@ -30,7 +30,11 @@
 extern crate std;
 
 mod error;
+pub mod optim;
 mod simd;
 
 pub use error::{Error, Result};
+pub use optim::{
+    Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
+};
 pub use simd::SIMD_BACKEND;
