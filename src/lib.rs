@@ -29,8 +29,13 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod dropout;
 mod error;
+pub mod init;
+pub mod reference;
+pub mod rng;
 mod simd;
 
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use simd::SIMD_BACKEND;
