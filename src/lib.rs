@@ -29,10 +29,15 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod dropout;
 mod error;
+pub mod init;
 pub mod optim;
+pub mod reference;
+pub mod rng;
 mod simd;
 
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
