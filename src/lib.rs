@@ -34,3 +34,8 @@ mod simd;
 
 pub use error::{Error, Result};
 pub use simd::SIMD_BACKEND;
+
+pub mod matmul;
+pub mod reference;
+
+pub use matmul::{MatMut, MatRef};
