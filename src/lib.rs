@@ -32,6 +32,7 @@ extern crate std;
 pub mod dropout;
 mod error;
 pub mod init;
+pub mod matmul;
 pub mod optim;
 pub mod reference;
 pub mod rng;
@@ -39,6 +40,7 @@ mod simd;
 
 pub use dropout::Dropout;
 pub use error::{Error, Result};
+pub use matmul::{MatMut, MatRef};
 pub use optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
 };

@@ -9,4 +9,5 @@
 
 pub mod dropout;
 pub mod init;
+pub mod matmul;
 pub mod rng;
