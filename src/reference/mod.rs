@@ -8,3 +8,7 @@
 //! the kernels' own functions first.
 
 pub mod activation;
+pub mod dropout;
+pub mod init;
+pub mod matmul;
+pub mod rng;
