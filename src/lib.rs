@@ -31,6 +31,7 @@ extern crate std;
 
 mod error;
 pub mod optim;
+pub mod reference;
 mod simd;
 
 pub use error::{Error, Result};
