@@ -11,4 +11,5 @@ pub mod activation;
 pub mod dropout;
 pub mod init;
 pub mod matmul;
+pub mod optim;
 pub mod rng;
