@@ -10,5 +10,6 @@
 pub mod activation;
 pub mod dropout;
 pub mod init;
+pub mod loss;
 pub mod matmul;
 pub mod rng;
