@@ -33,6 +33,7 @@ pub mod activation;
 pub mod dropout;
 mod error;
 pub mod init;
+pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod reference;
