@@ -29,9 +29,11 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod clip;
 mod error;
 pub mod optim;
 pub mod reference;
+pub mod schedule;
 mod simd;
 
 pub use error::{Error, Result};
