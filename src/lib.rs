@@ -30,6 +30,7 @@
 extern crate std;
 
 pub mod activation;
+pub mod clip;
 pub mod dropout;
 mod error;
 pub mod init;
@@ -38,6 +39,7 @@ pub mod matmul;
 pub mod optim;
 pub mod reference;
 pub mod rng;
+pub mod schedule;
 mod simd;
 
 pub use activation::Activation;
