@@ -153,7 +153,7 @@ impl Dropout {
         check_len("y", y.len(), x.len())?;
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
-            0.0 => y.copy_from_slice(x),
+            0.0 => map(x, y, 0.0, |v| v),
             1.0 => map(x, y, 0.0, |v| v * F32s::ZERO),
             _ if x.is_empty() => {}
             _ => apply(x, y, mask.iter_mut(), self.generator(rng)),
@@ -205,7 +205,7 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(grad_out.len()))?;
         let scale = U32s::splat(self.scale.to_bits());
         match self.p {
-            0.0 => grad_in.copy_from_slice(grad_out),
+            0.0 => map(grad_out, grad_in, 0.0, |v| v),
             1.0 => map(grad_out, grad_in, 0.0, |v| v * F32s::ZERO),
             _ => apply(grad_out, grad_in, mask.iter(), |w| word_factors(*w, scale)),
         }
