@@ -12,9 +12,9 @@
 //!
 //! # Random bits and the keep probability
 //!
-//! A call with `0 < p < 1` on a non-empty input seeds a
-//! [`StreamRng`](crate::rng::StreamRng) with 32 `u64` drawn from the caller's
-//! generator and takes one block (16 words) per 32 elements: element `i`
+//! A call with `0 < p < 1` on a non-empty input seeds a [`StreamRng`] with
+//! 32 `u64` drawn from the caller's generator and takes one block (16 words)
+//! per 32 elements: element `i`
 //! reads word `i % 16` of block `i / 32`, its high 16 bits when `i % 32 < 16`
 //! and its low 16 bits otherwise. The element is kept when that 16-bit value,
 //! read as an `i16`, is at least `32768 - k`, where
@@ -252,7 +252,7 @@ impl Dropout {
             _ => {}
         }
         if let Some(last) = mask.last_mut()
-            && n % WORD != 0
+            && !n.is_multiple_of(WORD)
         {
             *last &= (1 << (n % WORD)) - 1;
         }
