@@ -18,16 +18,17 @@ const SIZES: [usize; 4] = [4096, 65536, 1 << 20, 1 << 24];
 const P: f32 = 0.5;
 
 /// The obvious scalar dropout: one `next_u32` per element, a 32-bit
-/// threshold, the same bit-packed mask.
+/// threshold, the same bit-packed mask, written without branches so that
+/// unpredictable keep decisions cost no mispredictions.
 fn scalar_forward(rng: &mut Xoshiro256PlusPlus, x: &[f32], y: &mut [f32], mask: &mut [u32]) {
     let threshold = (f64::from(P) * 4_294_967_296.0) as u32;
-    let scale = (1.0 / (1.0 - f64::from(P))) as f32;
+    let scale = ((1.0 / (1.0 - f64::from(P))) as f32).to_bits();
     for ((xs, ys), m) in x.chunks(32).zip(y.chunks_mut(32)).zip(mask) {
         let mut word = 0;
         for (i, (xi, yi)) in xs.iter().zip(ys).enumerate() {
-            let keep = rng.next_u32() >= threshold;
-            word |= u32::from(keep) << i;
-            *yi = xi * if keep { scale } else { 0.0 };
+            let keep = u32::from(rng.next_u32() >= threshold);
+            word |= keep << i;
+            *yi = xi * f32::from_bits(keep.wrapping_neg() & scale);
         }
         *m = word;
     }
