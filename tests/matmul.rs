@@ -325,8 +325,8 @@ fn malformed_views_are_errors() {
 
 #[test]
 fn mismatched_shapes_and_short_workspaces_are_errors() {
-    let data = vec![1.0f32; 64 * 64];
-    let mut out = vec![0.0f32; 64 * 64];
+    let data = vec![1.0f32; 100 * 1100];
+    let mut out = vec![0.0f32; 100 * 100];
     let a = MatRef::new(&data, 8, 6).unwrap();
     let b = MatRef::new(&data, 5, 7).unwrap();
     let c = MatMut::new(&mut out, 8, 7).unwrap();
@@ -354,7 +354,7 @@ fn mismatched_shapes_and_short_workspaces_are_errors() {
     let c = MatMut::new(&mut out, 8, 7).unwrap().t();
     assert!(matmul::gemm(1.0, a, b, 0.0, c, &mut []).is_err());
 
-    for (m, n, k) in [(64, 64, 64), (60, 50, 40), (8, 64, 64)] {
+    for (m, n, k) in [(64, 64, 130), (60, 90, 100), (8, 64, 1100)] {
         let len = matmul::gemm_workspace_len(m, n, k);
         assert!(len > 0, "{m}x{n}x{k} should need a workspace");
         let a = MatRef::new(&data, m, k).unwrap();

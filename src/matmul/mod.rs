@@ -155,6 +155,8 @@ fn run(
             }
             epi.apply(row, 0);
         }
+    } else if small::is_small(m, n, k) {
+        small::gemm_small(alpha, a, b, beta, &mut c, epi);
     } else {
         gemm_packed(alpha, a, b, beta, &mut c, workspace, epi);
     }
