@@ -29,13 +29,21 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod activation;
+pub mod dropout;
 mod error;
+pub mod init;
+pub mod matmul;
+pub mod optim;
+pub mod reference;
+pub mod rng;
 mod simd;
 
+pub use activation::Activation;
+pub use dropout::Dropout;
 pub use error::{Error, Result};
-pub use simd::SIMD_BACKEND;
-
-pub mod matmul;
-pub mod reference;
-
 pub use matmul::{MatMut, MatRef};
+pub use optim::{
+    Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
+};
+pub use simd::SIMD_BACKEND;
