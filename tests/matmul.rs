@@ -489,3 +489,43 @@ fn fused_argument_errors() {
     .unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { arg: "b", .. }));
 }
+
+/// The threaded product is bit-identical to the single-threaded one.
+#[cfg(feature = "parallel")]
+#[test]
+fn parallel_equals_single_threaded() {
+    let mut rng = TestRng(7);
+    for (m, n, k) in [(5, 6, 7), (100, 10, 300), (97, 131, 67), (300, 257, 263)] {
+        for t in TRANSPOSES {
+            let (ar, ac) = if t.0 { (k, m) } else { (m, k) };
+            let (br, bc) = if t.1 { (n, k) } else { (k, n) };
+            let a = rng.vec(m * k, -1.0, 1.0);
+            let b = rng.vec(k * n, -1.0, 1.0);
+            let c0 = rng.vec(m * n, -1.0, 1.0);
+            let view = |d, r, c, tr: bool| {
+                let v = MatRef::new(d, r, c).unwrap();
+                if tr { v.t() } else { v }
+            };
+            let (av, bv) = (view(&a, ar, ac, t.0), view(&b, br, bc, t.1));
+            fn out(c: &mut [f32], m: usize, n: usize, transposed: bool) -> MatMut<'_> {
+                if transposed {
+                    MatMut::new(c, n, m).unwrap().t()
+                } else {
+                    MatMut::new(c, m, n).unwrap()
+                }
+            }
+            let mut single = c0.clone();
+            let mut ws = vec![0.0; matmul::gemm_workspace_len(m, n, k)];
+            matmul::gemm(0.5, av, bv, 0.5, out(&mut single, m, n, t.2), &mut ws).unwrap();
+            let mut threaded = c0.clone();
+            let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(m, n, k)];
+            matmul::gemm_parallel(0.5, av, bv, 0.5, out(&mut threaded, m, n, t.2), &mut ws)
+                .unwrap();
+            let same = single
+                .iter()
+                .zip(&threaded)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{m}x{n}x{k} {t:?}");
+        }
+    }
+}

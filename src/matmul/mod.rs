@@ -35,6 +35,12 @@
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
 //!
+//! # Threads
+//!
+//! With the `parallel` feature, `gemm_parallel` splits C into bands over
+//! rayon's threads. `gemm` itself always runs on the calling thread, and the
+//! core stays `no_std`.
+//!
 //! # Precision
 //!
 //! Each element of `A * B` is a sum of `k` products accumulated in `f32`,
@@ -49,11 +55,15 @@ mod driver;
 mod fused;
 mod kernel;
 mod pack;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod small;
 mod view;
 
 pub use blocking::gemm_workspace_len;
 pub use fused::gemm_bias_activation;
+#[cfg(feature = "parallel")]
+pub use parallel::{gemm_parallel, gemm_parallel_workspace_len};
 pub use view::{MatMut, MatRef};
 
 use crate::error::{Error, Result, check_capacity};
@@ -135,13 +145,13 @@ fn check_shapes(a: &MatRef, b: &MatRef, c: &MatMut) -> Result<()> {
     Ok(())
 }
 
-/// The checked product: picks the path and makes C row-major.
+/// The checked product: makes C row-major and picks the path.
 fn run(
     alpha: f32,
     a: MatRef,
     b: MatRef,
     beta: f32,
-    mut c: MatMut,
+    c: MatMut,
     workspace: &mut [f32],
     epi: &impl Epilogue,
 ) {
@@ -149,6 +159,22 @@ fn run(
         // C^T = B^T * A^T, with C^T row-major.
         return run(alpha, b.t(), a.t(), beta, c.t(), workspace, epi);
     }
+    let small = small::is_small(a.rows, b.cols, a.cols);
+    compute(alpha, a, b, beta, c, workspace, epi, small);
+}
+
+/// The product with C row-major, on the unpacked path if `small`.
+#[allow(clippy::too_many_arguments)]
+fn compute(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    mut c: MatMut,
+    workspace: &mut [f32],
+    epi: &impl Epilogue,
+    small: bool,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
@@ -163,7 +189,7 @@ fn run(
             }
             epi.apply(row, 0);
         }
-    } else if small::is_small(m, n, k) {
+    } else if small {
         small::gemm_small(alpha, a, b, beta, &mut c, epi);
     } else {
         gemm_packed(alpha, a, b, beta, &mut c, workspace, epi);
