@@ -88,3 +88,15 @@ pub(crate) fn kernel(a: &[[f32; MR]], b: &[[f32; NR]]) -> Tile {
     }
     acc
 }
+
+/// The product of a packed `MR x kc` panel of A and `kc` rows of B read in
+/// place: row `p` is the first `NR` floats of the `p`-th `rs`-long chunk of
+/// `b`.
+#[inline(always)]
+pub(crate) fn kernel_strided(a: &[[f32; MR]], b: &[f32], rs: usize) -> Tile {
+    let mut acc = [[F32s::ZERO; NV]; MR];
+    for (p, ap) in a.iter().enumerate() {
+        rank1(&mut acc, ap, &load_row(&b[p * rs..][..NR]));
+    }
+    acc
+}
