@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use microprop::{MatMut, MatRef, matmul};
+use microprop::{Activation, MatMut, MatRef, matmul};
 use microprop_bench_peers::{Strided, StridedMut, gemm_sgemm, matrixmultiply_sgemm};
 
 #[cfg(target_feature = "avx512f")]
@@ -255,6 +255,14 @@ fn time_per_call(target: f64, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Rounds per shape: `MICROPROP_MATMUL_ROUNDS`, 7 by default.
+fn rounds() -> usize {
+    std::env::var("MICROPROP_MATMUL_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -262,11 +270,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// The README table: median GFLOP/s per contender and median per-round
 /// ratio of microprop to the faster peer, contenders interleaved.
-fn table() {
-    let rounds: usize = std::env::var("MICROPROP_MATMUL_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7);
+fn table(rounds: usize) {
     let filter = std::env::var("MICROPROP_MATMUL_FILTER").unwrap_or_default();
     let peak_iters = 200_000;
     let peak = median(
@@ -314,9 +318,125 @@ fn table() {
     }
 }
 
+/// Times two variants of one shape, interleaved, and prints a table row
+/// with both medians (GFLOP/s) and the median ratio of the first to the
+/// second.
+fn pair_row(
+    label: &str,
+    flops: u64,
+    rounds: usize,
+    mut first: impl FnMut(),
+    mut second: impl FnMut(),
+) {
+    let (mut g1, mut g2, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t1 = time_per_call(0.01, &mut first);
+        let t2 = time_per_call(0.01, &mut second);
+        g1.push(flops as f64 / t1 / 1e9);
+        g2.push(flops as f64 / t2 / 1e9);
+        ratios.push(t2 / t1);
+    }
+    println!(
+        "| {label} | {:.1} | {:.1} | {:.2} |",
+        median(g1),
+        median(g2),
+        median(ratios)
+    );
+}
+
+/// The fused dense-layer forward pass against gemm followed by a separate
+/// bias + activation pass.
+fn fused_table(rounds: usize) {
+    println!();
+    println!("| layer forward | fused GFLOP/s | gemm + separate pass GFLOP/s | speed-up |");
+    println!("|---|---|---|---|");
+    for (batch, inp, out) in [(100, 784, 500), (100, 500, 300), (100, 300, 10)] {
+        for act in [Activation::Relu, Activation::Tanh] {
+            let shape = Shape {
+                name: "",
+                m: batch,
+                n: out,
+                k: inp,
+                a_t: false,
+                b_t: true,
+            };
+            let ops = Operands::new(shape);
+            let bias: Vec<f32> = (0..out).map(|j| j as f32 * 1e-3 - 0.2).collect();
+            let (mut c1, mut c2) = (ops.c.clone(), ops.c.clone());
+            let (mut ws1, mut ws2) = (ops.ws.clone(), ops.ws.clone());
+            let x = MatRef::new(&ops.a, batch, inp).unwrap();
+            let w = MatRef::new(&ops.b, out, inp).unwrap().t();
+            let label = format!("b{batch}/{inp}x{out}/{act:?}");
+            pair_row(
+                &label,
+                shape.flops(),
+                rounds,
+                || {
+                    let c = MatMut::new(&mut c1, batch, out).unwrap();
+                    matmul::gemm_bias_activation(x, w, &bias, act, c, &mut ws1).unwrap();
+                },
+                || {
+                    let c = MatMut::new(&mut c2, batch, out).unwrap();
+                    matmul::gemm(1.0, x, w, 0.0, c, &mut ws2).unwrap();
+                    for row in c2.chunks_exact_mut(out) {
+                        row.iter_mut().zip(&bias).for_each(|(y, b)| *y += b);
+                    }
+                    act.forward_in_place(&mut c2).unwrap();
+                },
+            );
+        }
+    }
+}
+
+/// `gemm_parallel` on every thread of the pool against `gemm`.
+#[cfg(feature = "parallel")]
+fn parallel_table(rounds: usize) {
+    println!();
+    println!(
+        "| square, {} threads | gemm_parallel GFLOP/s | gemm GFLOP/s | speed-up |",
+        rayon::current_num_threads()
+    );
+    println!("|---|---|---|---|");
+    for s in [256, 512, 1024] {
+        let shape = Shape {
+            name: "",
+            m: s,
+            n: s,
+            k: s,
+            a_t: false,
+            b_t: false,
+        };
+        let ops = Operands::new(shape);
+        let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(s, s, s)];
+        let (mut c1, mut c2) = (ops.c.clone(), ops.c.clone());
+        let mut ws1 = ops.ws.clone();
+        let a = MatRef::new(&ops.a, s, s).unwrap();
+        let b = MatRef::new(&ops.b, s, s).unwrap();
+        pair_row(
+            &format!("{s}"),
+            shape.flops(),
+            rounds,
+            || {
+                let c = MatMut::new(&mut c1, s, s).unwrap();
+                matmul::gemm_parallel(1.0, a, b, 0.0, c, &mut ws).unwrap();
+            },
+            || {
+                let c = MatMut::new(&mut c2, s, s).unwrap();
+                matmul::gemm(1.0, a, b, 0.0, c, &mut ws1).unwrap();
+            },
+        );
+    }
+}
+
 fn main() {
     if std::env::var_os("MICROPROP_MATMUL_TABLE").is_some() {
-        table();
+        let rounds = rounds();
+        if std::env::var_os("MICROPROP_MATMUL_EXTRAS_ONLY").is_none() {
+            table(rounds);
+        }
+        fused_table(rounds);
+        #[cfg(feature = "parallel")]
+        parallel_table(rounds);
         return;
     }
     benches();
