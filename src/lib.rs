@@ -24,6 +24,8 @@
 //!
 //! - `std` (default): the trainer layer. Without it the crate is `no_std` and
 //!   builds for `thumbv6m-none-eabi` and `thumbv7em-none-eabihf`.
+//! - `parallel` (implies `std`, uses rayon): `matmul::gemm_parallel`, a
+//!   multi-threaded matrix multiply; everything else stays single-threaded.
 #![no_std]
 
 #[cfg(any(test, feature = "std"))]
