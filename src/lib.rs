@@ -30,7 +30,10 @@
 extern crate std;
 
 mod error;
+// pub mod nn;
 mod simd;
+#[cfg(feature = "std")]
+pub mod train;
 
 pub use error::{Error, Result};
 pub use simd::SIMD_BACKEND;
