@@ -30,7 +30,7 @@
 extern crate std;
 
 mod error;
-// pub mod nn;
+pub mod nn;
 mod simd;
 #[cfg(feature = "std")]
 pub mod train;
