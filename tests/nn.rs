@@ -457,7 +457,7 @@ fn train_to_100_percent<O: Optimizer>(
         let correct = eval
             .chunks_exact(classes)
             .zip(labels)
-            .filter(|(row, &y)| (0..classes).all(|j| j == y as usize || row[j] < row[y as usize]))
+            .filter(|&(row, &y)| (0..classes).all(|j| j == y as usize || row[j] < row[y as usize]))
             .count();
         if correct == batch {
             return Some(t);

@@ -1,47 +1,18 @@
 //! Proves that the core never allocates: a counting global allocator sees
-//! no allocation on this thread across `nn`'s init, forward, backward,
+//! no allocation across `nn`'s init, forward, backward,
 //! step, gradient norms and inference, once the caller's buffers exist.
 
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::Adam;
 use microprop::{Activation, loss};
 use rand_core::SeedableRng;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use std::alloc::System;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the
-// thread-local counter is a const-initialised `Cell` and never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// Counts every allocation of the process; this file holds a single test so
+// nothing else runs while it measures.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 #[test]
 fn training_and_inference_never_allocate() {
@@ -67,7 +38,7 @@ fn training_and_inference_never_allocate() {
     let mut norms = [0.0; 3];
     let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(1);
 
-    let before = allocations();
+    let region = Region::new(GLOBAL);
     net.init(&mut params, &mut rng, Init::HeUniform).unwrap();
     for t in 1..=3 {
         let out = net
@@ -81,7 +52,8 @@ fn training_and_inference_never_allocate() {
     }
     net.forward_eval(&params, &x, batch, &mut acts, &mut workspace).unwrap();
     net.infer(&params, &x, batch, &mut ping, &mut pong, &mut workspace).unwrap();
-    assert_eq!(allocations() - before, 0);
+    let stats = region.change();
+    assert_eq!((stats.allocations, stats.reallocations), (0, 0), "{stats:?}");
     assert!(!workspace.is_empty(), "the packed gemm path was not exercised");
     assert!(norms.iter().all(|n| n.is_finite() && *n > 0.0));
 }
