@@ -29,11 +29,22 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod dropout;
 mod error;
+pub mod init;
+pub mod matmul;
 pub mod nn;
+pub mod optim;
+pub mod reference;
+pub mod rng;
 mod simd;
 #[cfg(feature = "std")]
 pub mod train;
 
+pub use dropout::Dropout;
 pub use error::{Error, Result};
+pub use matmul::{MatMut, MatRef};
+pub use optim::{
+    Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
+};
 pub use simd::SIMD_BACKEND;

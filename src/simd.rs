@@ -110,6 +110,14 @@ pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
     }
 }
 
+/// Reinterprets the bits of a lane vector as another lane vector of the same
+/// size, without conversion: random `u32` bits as `i32` for a signed compare,
+/// a lane mask as `f32`.
+#[inline(always)]
+pub(crate) fn bitcast<A: wide::bytemuck::Pod, B: wide::bytemuck::Pod>(a: A) -> B {
+    wide::bytemuck::cast(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,7 @@ use crate::error::{Error, Result, check_len};
 use crate::matmul::gemm_workspace_len;
 use crate::optim::Optimizer;
 use crate::{Activation, init};
+
 use rand_core::Rng;
 
 /// One dense layer: `units` outputs, an activation, and the probability of
@@ -377,7 +378,7 @@ impl<'a> Mlp<'a> {
         for (l, spec) in self.layers.iter().enumerate() {
             let (w, b) = self.layer_mut(params, l)?;
             let (fan_in, fan_out) = (self.fan_in(l), spec.units);
-            let gain = init::gain(spec.activation);
+            let gain = gain(spec.activation);
             match scheme {
                 Init::GlorotUniform => init::glorot_uniform(rng, w, fan_in, fan_out, gain)?,
                 Init::GlorotNormal => init::glorot_normal(rng, w, fan_in, fan_out, gain)?,
@@ -460,4 +461,16 @@ fn step_tensor<'p, O: Optimizer + ?Sized>(
     let (s, state) = state.split_at_mut(opt.state_len(n));
     opt.step(t, p, g, s)?;
     Ok((params, grads, state))
+}
+
+/// The gain `torch.nn.init.calculate_gain` recommends for an activation:
+/// sqrt(2) for ReLU, sqrt(2 / (1 + slope^2)) for leaky ReLU, 5/3 for tanh,
+/// and 1 for the rest.
+fn gain(activation: Activation) -> f32 {
+    match activation {
+        Activation::Relu => core::f32::consts::SQRT_2,
+        Activation::LeakyRelu(slope) => libm::sqrtf(2.0 / (1.0 + slope * slope)),
+        Activation::Tanh => 5.0 / 3.0,
+        _ => 1.0,
+    }
 }

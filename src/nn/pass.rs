@@ -3,7 +3,7 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
-use crate::matmul::{gemm, gemm_bias_activation};
+use crate::matmul::gemm;
 use crate::{Activation, MatMut, MatRef};
 use rand_core::Rng;
 
@@ -13,6 +13,37 @@ impl Mlp<'_> {
         check_len("params", params.len(), self.param_len())?;
         check_len("input", input.len(), batch.saturating_mul(self.input))?;
         check_capacity("workspace", workspace.len(), self.workspace_len(batch))
+    }
+
+    /// `y = act(x * W^T + b)` for layer `l`: one fused gemm.
+    #[allow(clippy::too_many_arguments)]
+    fn dense(
+        &self,
+        params: &[f32],
+        l: usize,
+        x: &[f32],
+        batch: usize,
+        activation: Activation,
+        y: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
+        let (w, b) = self.layer(params, l)?;
+        gemm(
+            1.0,
+            MatRef::new(x, batch, fan_in)?,
+            MatRef::new(w, units, fan_in)?.t(),
+            0.0,
+            MatMut::new(y, batch, units)?,
+            workspace,
+        )?;
+        for row in y.chunks_exact_mut(units) {
+            for (v, b) in row.iter_mut().zip(b) {
+                *v += b;
+            }
+        }
+        activation.forward_in_place(y);
+        Ok(())
     }
 
     /// Offset of layer `l`'s pre-activations in the activations buffer.
@@ -61,15 +92,7 @@ impl Mlp<'_> {
             let x = if l == 0 { input } else { &done[done.len() - batch * fan_in..] };
             let (z, rest) = rest.split_at_mut(n);
             let (y, rest) = rest.split_at_mut(n);
-            let (w, b) = self.layer(params, l)?;
-            gemm_bias_activation(
-                MatRef::new(x, batch, fan_in)?,
-                MatRef::new(w, spec.units, fan_in)?.t(),
-                b,
-                Activation::Identity,
-                MatMut::new(z, batch, spec.units)?,
-                workspace,
-            )?;
+            self.dense(params, l, x, batch, Activation::Identity, z, workspace)?;
             spec.activation.forward(z, y)?;
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
@@ -206,15 +229,8 @@ impl Mlp<'_> {
         for (l, spec) in self.layers.iter().enumerate() {
             let fan_in = self.fan_in(l);
             let x = if l == 0 { input } else { &cur[..batch * fan_in] };
-            let (w, b) = self.layer(params, l)?;
-            gemm_bias_activation(
-                MatRef::new(x, batch, fan_in)?,
-                MatRef::new(w, spec.units, fan_in)?.t(),
-                b,
-                spec.activation,
-                MatMut::new(&mut next[..batch * spec.units], batch, spec.units)?,
-                workspace,
-            )?;
+            let y = &mut next[..batch * spec.units];
+            self.dense(params, l, x, batch, spec.activation, y, workspace)?;
             core::mem::swap(&mut cur, &mut next);
         }
         let cur: &'b [f32] = cur;

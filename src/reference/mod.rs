@@ -6,3 +6,8 @@
 //! user can check a result on their own target. They follow the same argument
 //! conventions as the kernels but assume valid arguments: check lengths with
 //! the kernels' own functions first.
+
+pub mod dropout;
+pub mod init;
+pub mod matmul;
+pub mod rng;

@@ -65,7 +65,11 @@ pub const EDGE_CASES: [f32; 14] = [
 pub fn ulp_distance(a: f32, b: f32) -> u32 {
     fn key(x: f32) -> i64 {
         let bits = x.to_bits() as i32 as i64;
-        if bits < 0 { i64::from(i32::MIN) - bits } else { bits }
+        if bits < 0 {
+            i64::from(i32::MIN) - bits
+        } else {
+            bits
+        }
     }
     (key(a) - key(b)).unsigned_abs() as u32
 }

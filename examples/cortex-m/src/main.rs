@@ -199,7 +199,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
         lr: 0.01,
         ..Adam::default()
     };
-    let state = &mut b.spiral_state[..SPIRAL.state_len(&adam, &adam)];
+    let state_len = SPIRAL.state_len(&adam, &adam);
     hprintln!(
         "spiral 2-16-16-2 tanh, softmax cross-entropy, adam lr 0.01, batch {}: {} params, {} points",
         BATCH,
@@ -223,6 +223,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
                 loss::softmax_cross_entropy(out, &labels, 2, &mut grad_out)?;
                 SPIRAL.backward(b.spiral_params, &x, BATCH, b.spiral_acts, &[], &grad_out, b.spiral_grads, &mut [])?;
                 t += 1;
+                let state = &mut b.spiral_state[..state_len];
                 SPIRAL.step(t, b.spiral_params, b.spiral_grads, state, &adam, &adam)?;
             }
             Ok(())

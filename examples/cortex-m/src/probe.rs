@@ -24,10 +24,9 @@ impl Counter {
         syst.enable_counter();
         const ITERATIONS: u32 = 100_000;
         let t0 = SYST::get_current();
-        let mut n = ITERATIONS;
         // SAFETY: a register-only countdown loop: touches no memory or stack.
         unsafe {
-            core::arch::asm!("2:", "subs {0}, #1", "bne 2b", inout(reg) n, options(nomem, nostack));
+            core::arch::asm!("2:", "subs {0}, #1", "bne 2b", inout(reg) ITERATIONS => _, options(nomem, nostack));
         }
         let ticks = elapsed(t0, SYST::get_current()).max(1);
         Self {

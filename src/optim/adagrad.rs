@@ -1,0 +1,270 @@
+//! Optimizers that scale by accumulated squared gradients: Adagrad,
+//! Adadelta and RMSprop, as `torch.optim` defines them.
+
+use super::{Lerp, Optimizer, check_step, fused, non_negative, planes_len, splat, unit_closed};
+use crate::error::Result;
+use crate::simd::F32s;
+
+/// The gradient after `maximize` and the L2 penalty.
+#[inline(always)]
+fn l2(sign: F32s, wd: Option<F32s>, p: F32s, g: F32s) -> F32s {
+    let g = g * sign;
+    match wd {
+        Some(wd) => g + wd * p,
+        None => g,
+    }
+}
+
+fn sign(maximize: bool) -> F32s {
+    F32s::splat(if maximize { -1.0 } else { 1.0 })
+}
+
+fn decay(weight_decay: f64) -> Option<F32s> {
+    (weight_decay != 0.0).then(|| splat(weight_decay))
+}
+
+/// `torch.optim.Adagrad`.
+///
+/// Per element, with `g = ±grad + weight_decay * p`:
+/// ```text
+/// clr = lr / (1 + (t - 1) * lr_decay)           (f64)
+/// s = s + g * g                                 (s starts at initial_accumulator_value)
+/// p = p + (-clr * g) / (sqrt(s) + eps)          (eps outside the sqrt)
+/// ```
+///
+/// State: `[state_sum]` (`n` floats). A zeroed buffer is fresh: at `t = 1`
+/// the stored sum is ignored and `initial_accumulator_value` used instead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adagrad {
+    /// Learning rate (default 1e-2).
+    pub lr: f64,
+    /// Inverse-time decay of the learning rate (default 0).
+    pub lr_decay: f64,
+    /// L2 penalty (default 0).
+    pub weight_decay: f64,
+    /// Starting value of the sum of squares (default 0).
+    pub initial_accumulator_value: f64,
+    /// Added to the square root (default 1e-10).
+    pub eps: f64,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for Adagrad {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            maximize: false,
+        }
+    }
+}
+
+impl Optimizer for Adagrad {
+    fn state_len(&self, n: usize) -> usize {
+        planes_len(n, 1, 0)
+    }
+
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        non_negative("lr", self.lr)?;
+        non_negative("lr_decay", self.lr_decay)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
+        non_negative("eps", self.eps)?;
+        check_step(t, params, grads, state, 1, 0)?;
+        let sign = sign(self.maximize);
+        let wd = decay(self.weight_decay);
+        let neg_clr = splat(-(self.lr / (1.0 + (t - 1) as f64 * self.lr_decay)));
+        let eps = splat(self.eps);
+        let update = move |p: &mut F32s, g: F32s, s: &mut F32s, prev: F32s| {
+            let g = l2(sign, wd, *p, g);
+            *s = prev + g * g;
+            *p = *p + neg_clr * g / (s.sqrt() + eps);
+        };
+        if t == 1 {
+            let init = splat(self.initial_accumulator_value);
+            fused::<1>(params, grads, state, |p, g, [s]| update(p, g, s, init));
+        } else {
+            fused::<1>(params, grads, state, |p, g, [s]| update(p, g, s, *s));
+        }
+        Ok(())
+    }
+}
+
+/// `torch.optim.Adadelta`.
+///
+/// Per element, with `g = ±grad + weight_decay * p`:
+/// ```text
+/// v = v * rho + ((1 - rho) * g) * g
+/// d = sqrt(u + eps) / sqrt(v + eps) * g         (eps inside both roots)
+/// u = u * rho + ((1 - rho) * d) * d
+/// p = p + (-lr) * d
+/// ```
+/// Because `u` starts at 0 the first step is tiny (about `3e-3 * sign(g)`
+/// with the defaults), as in torch.
+///
+/// State: `[square_avg, acc_delta]`, each `n` floats.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adadelta {
+    /// Learning rate, scaling the update (default 1.0).
+    pub lr: f64,
+    /// Decay rate of both running averages (default 0.9).
+    pub rho: f64,
+    /// Added inside both square roots (default 1e-6).
+    pub eps: f64,
+    /// L2 penalty (default 0).
+    pub weight_decay: f64,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for Adadelta {
+    fn default() -> Self {
+        Self {
+            lr: 1.0,
+            rho: 0.9,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            maximize: false,
+        }
+    }
+}
+
+impl Optimizer for Adadelta {
+    fn state_len(&self, n: usize) -> usize {
+        planes_len(n, 2, 0)
+    }
+
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        non_negative("lr", self.lr)?;
+        unit_closed("rho", self.rho)?;
+        non_negative("eps", self.eps)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        check_step(t, params, grads, state, 2, 0)?;
+        let sign = sign(self.maximize);
+        let wd = decay(self.weight_decay);
+        let rho = splat(self.rho);
+        let one_minus_rho = splat(1.0 - self.rho);
+        let eps = splat(self.eps);
+        let neg_lr = splat(-self.lr);
+        fused::<2>(params, grads, state, |p, g, [v, u]| {
+            let g = l2(sign, wd, *p, g);
+            *v = *v * rho + one_minus_rho * g * g;
+            let d = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+            *u = *u * rho + one_minus_rho * d * d;
+            *p = *p + neg_lr * d;
+        });
+        Ok(())
+    }
+}
+
+/// `torch.optim.RMSprop`, plain or centered, with optional momentum.
+///
+/// Per element, with `g = ±grad + weight_decay * p`:
+/// ```text
+/// v = v * alpha + ((1 - alpha) * g) * g
+/// a = sqrt(v) + eps, or centered: gbar = lerp(gbar, g, 1 - alpha); a = sqrt(v - gbar * gbar) + eps
+/// momentum > 0:  b = b * momentum + g / a;  p = p + (-lr) * b
+/// otherwise:     p = p + (-lr * g) / a
+/// ```
+/// No bias correction: with `alpha = 0.99` the first step is about
+/// `10 lr sign(g)`, as in torch.
+///
+/// State: `[square_avg]`, then `grad_avg` if `centered`, then
+/// `momentum_buffer` if `momentum > 0`; each plane `n` floats.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsProp {
+    /// Learning rate (default 1e-2).
+    pub lr: f64,
+    /// Decay rate of the running averages (default 0.99).
+    pub alpha: f64,
+    /// Added outside the square root (default 1e-8).
+    pub eps: f64,
+    /// L2 penalty (default 0).
+    pub weight_decay: f64,
+    /// Momentum factor (default 0: no buffer).
+    pub momentum: f64,
+    /// Normalize by the variance instead of the raw second moment.
+    pub centered: bool,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for RmsProp {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+        }
+    }
+}
+
+impl RmsProp {
+    fn planes(&self) -> usize {
+        1 + usize::from(self.centered) + usize::from(self.momentum > 0.0)
+    }
+}
+
+impl Optimizer for RmsProp {
+    fn state_len(&self, n: usize) -> usize {
+        planes_len(n, self.planes(), 0)
+    }
+
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        non_negative("lr", self.lr)?;
+        non_negative("alpha", self.alpha)?;
+        non_negative("eps", self.eps)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        non_negative("momentum", self.momentum)?;
+        check_step(t, params, grads, state, self.planes(), 0)?;
+        let sign = sign(self.maximize);
+        let wd = decay(self.weight_decay);
+        let alpha = splat(self.alpha);
+        let one_minus_alpha = splat(1.0 - self.alpha);
+        let lerp = Lerp::new(1.0 - self.alpha);
+        let eps = splat(self.eps);
+        let neg_lr = splat(-self.lr);
+        let mom = splat(self.momentum);
+        let square = move |p: F32s, g: F32s, v: &mut F32s| {
+            let g = l2(sign, wd, p, g);
+            *v = *v * alpha + one_minus_alpha * g * g;
+            g
+        };
+        let centered = move |g: F32s, v: F32s, gbar: &mut F32s| {
+            *gbar = lerp.apply(*gbar, g);
+            (v - *gbar * *gbar).sqrt() + eps
+        };
+        let plain = move |p: &mut F32s, g: F32s, a: F32s| *p = *p + neg_lr * g / a;
+        let with_momentum = move |p: &mut F32s, g: F32s, a: F32s, b: &mut F32s| {
+            *b = *b * mom + g / a;
+            *p = *p + neg_lr * *b;
+        };
+        match (self.centered, self.momentum > 0.0) {
+            (false, false) => fused::<1>(params, grads, state, |p, g, [v]| {
+                let g = square(*p, g, v);
+                plain(p, g, v.sqrt() + eps);
+            }),
+            (false, true) => fused::<2>(params, grads, state, |p, g, [v, b]| {
+                let g = square(*p, g, v);
+                with_momentum(p, g, v.sqrt() + eps, b);
+            }),
+            (true, false) => fused::<2>(params, grads, state, |p, g, [v, gbar]| {
+                let g = square(*p, g, v);
+                plain(p, g, centered(g, *v, gbar));
+            }),
+            (true, true) => fused::<3>(params, grads, state, |p, g, [v, gbar, b]| {
+                let g = square(*p, g, v);
+                with_momentum(p, g, centered(g, *v, gbar), b);
+            }),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
+
+use super::{Optimizer, check_step, fused, non_negative, planes_len, splat};
+use crate::error::{Error, Result};
+use crate::simd::F32s;
+
+/// `torch.optim.SGD`: plain, momentum, dampening, Nesterov, L2 weight decay.
+///
+/// Per element, with `g = ±grad` (minus when `maximize`):
+/// ```text
+/// g = g + weight_decay * p                      (if weight_decay != 0)
+/// b = g                                         (t = 1)
+/// b = momentum * b + (1 - dampening) * g        (t > 1)
+/// g = g + momentum * b  (nesterov)  or  g = b   (if momentum != 0)
+/// p = p - lr * g
+/// ```
+/// The first step copies the gradient into the buffer, without dampening.
+///
+/// State: `[momentum_buffer]` (`n` floats) when `momentum != 0`, else empty.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd {
+    /// Learning rate (torch default 1e-3).
+    pub lr: f64,
+    /// Momentum factor (default 0: no buffer).
+    pub momentum: f64,
+    /// Dampening of the gradient's contribution to the momentum (default 0).
+    pub dampening: f64,
+    /// L2 penalty added to the gradient (default 0).
+    pub weight_decay: f64,
+    /// Nesterov momentum; needs `momentum > 0` and `dampening == 0`.
+    pub nesterov: bool,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        }
+    }
+}
+
+impl Sgd {
+    fn validate(&self) -> Result<()> {
+        non_negative("lr", self.lr)?;
+        non_negative("momentum", self.momentum)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        if !self.dampening.is_finite() {
+            return Err(Error::InvalidParameter {
+                arg: "dampening",
+                value: self.dampening,
+                expected: "finite",
+            });
+        }
+        if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
+            return Err(Error::InvalidParameter {
+                arg: "nesterov",
+                value: 1.0,
+                expected: "used with momentum > 0 and dampening == 0",
+            });
+        }
+        Ok(())
+    }
+
+    fn planes(&self) -> usize {
+        usize::from(self.momentum != 0.0)
+    }
+}
+
+impl Optimizer for Sgd {
+    fn state_len(&self, n: usize) -> usize {
+        planes_len(n, self.planes(), 0)
+    }
+
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
+        check_step(t, params, grads, state, self.planes(), 0)?;
+        let sign = F32s::splat(if self.maximize { -1.0 } else { 1.0 });
+        let wd = splat(self.weight_decay);
+        let l2 = self.weight_decay != 0.0;
+        let neg_lr = splat(-self.lr);
+        let prepare = |p: F32s, g: F32s| {
+            let g = g * sign;
+            if l2 { g + wd * p } else { g }
+        };
+        if self.momentum == 0.0 {
+            fused::<0>(params, grads, state, |p, g, _| {
+                let g = prepare(*p, g);
+                *p = *p + neg_lr * g;
+            });
+            return Ok(());
+        }
+        let mom = splat(self.momentum);
+        let damp = splat(1.0 - self.dampening);
+        let nesterov = self.nesterov;
+        let finish = |p: &mut F32s, g: F32s, b: F32s| {
+            let d = if nesterov { g + mom * b } else { b };
+            *p = *p + neg_lr * d;
+        };
+        if t == 1 {
+            fused::<1>(params, grads, state, |p, g, [b]| {
+                let g = prepare(*p, g);
+                *b = g;
+                finish(p, g, *b);
+            });
+        } else {
+            fused::<1>(params, grads, state, |p, g, [b]| {
+                let g = prepare(*p, g);
+                *b = *b * mom + damp * g;
+                finish(p, g, *b);
+            });
+        }
+        Ok(())
+    }
+}
