@@ -281,9 +281,10 @@ fn every_size_mismatch_is_an_error() {
 
     assert!(net.init(&mut b.params[1..], &mut rng, Init::HeUniform).is_err());
     net.init(&mut b.params, &mut rng, Init::HeUniform).unwrap();
-    let bad_forward = |p: &[f32], x: &[f32], acts: &mut [f32], masks: &mut [u32]| {
+    let mut ws = b.workspace.clone();
+    let mut bad_forward = |p: &[f32], x: &[f32], acts: &mut [f32], masks: &mut [u32]| {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
-        net.forward(p, x, batch, acts, masks, &mut [], &mut rng).map(|_| ())
+        net.forward(p, x, batch, acts, masks, &mut ws, &mut rng).map(|_| ())
     };
     let mut acts_long = vec![0.0; b.acts.len() + 1];
     let mut masks_long = vec![0; b.masks.len() + 1];
@@ -294,8 +295,9 @@ fn every_size_mismatch_is_an_error() {
     assert!(bad_forward(&b.params, &x, &mut b.acts, &mut masks_long).is_err());
     assert!(bad_forward(&b.params, &x, &mut b.acts, &mut b.masks).is_ok());
 
+    let mut ws = b.workspace.clone();
     let mut bw = |p: &[f32], acts: &mut [f32], masks: &[u32], g: &[f32], grads: &mut [f32]| {
-        net.backward(p, &x, batch, acts, masks, g, grads, &mut b.workspace)
+        net.backward(p, &x, batch, acts, masks, g, grads, &mut ws)
     };
     let (params, mut acts, masks, mut grads) = (b.params.clone(), b.acts.clone(), b.masks.clone(), b.grads.clone());
     assert!(bw(&params[..n - 1], &mut acts, &masks, &g, &mut grads).is_err());
@@ -317,10 +319,15 @@ fn every_size_mismatch_is_an_error() {
     assert!(net.grad_norms(&grads[1..], &mut norms[..2]).is_err());
 
     let (mut ping, mut pong) = (vec![0.0; net.infer_len(batch)], vec![0.0; net.infer_len(batch)]);
-    assert!(net.infer(&params, &x, batch, &mut ping[1..], &mut pong, &mut []).is_err());
-    assert!(net.infer(&params, &x, batch, &mut ping, &mut pong[1..], &mut []).is_err());
-    assert!(net.infer(&params, &x[2..], batch, &mut ping, &mut pong, &mut []).is_err());
-    assert!(net.infer(&params, &x, batch, &mut ping, &mut pong, &mut []).is_ok());
+    let ws = &mut b.workspace;
+    assert!(net.infer(&params, &x, batch, &mut ping[1..], &mut pong, ws).is_err());
+    assert!(net.infer(&params, &x, batch, &mut ping, &mut pong[1..], ws).is_err());
+    assert!(net.infer(&params, &x[2..], batch, &mut ping, &mut pong, ws).is_err());
+    assert!(net.infer(&params, &x, batch, &mut ping, &mut pong, ws).is_ok());
+    if !ws.is_empty() {
+        let short = ws.len() - 1;
+        assert!(net.infer(&params, &x, batch, &mut ping, &mut pong, &mut ws[..short]).is_err());
+    }
 
     // A layer big enough for the packed gemm path needs its workspace.
     let big = [LayerSpec::new(300, Activation::Relu)];

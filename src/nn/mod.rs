@@ -17,11 +17,11 @@
 //! | optimizer state | `f32` | [`Mlp::state_len`] | per layer: the weight optimizer's state, then the bias optimizer's |
 //! | activations | `f32` | [`Mlp::activations_len`] | per layer: pre-activation, activation, dropout output (only when `dropout > 0`); then two gradient buffers |
 //! | dropout masks | `u32` | [`Mlp::mask_len`] | one bit per dropped-out element, per layer with `dropout > 0` |
-//! | gemm workspace | `f32` | [`Mlp::workspace_len`] | packing scratch of [`gemm`](crate::matmul::gemm); 0 for small layers |
+//! | gemm workspace | `f32` | [`Mlp::workspace_len`] | packing scratch of [`gemm`](crate::matmul::gemm) |
 //!
 //! Inputs and outputs are row-major `(batch, features)` matrices. Inference
-//! ([`Mlp::infer`]) needs only the parameters and two buffers of
-//! [`Mlp::infer_len`] floats each.
+//! ([`Mlp::infer`]) needs only the parameters, two buffers of
+//! [`Mlp::infer_len`] floats each and the gemm workspace.
 //!
 //! # The three products
 //!
@@ -54,8 +54,8 @@
 //! let mut grads = [0.0f32; NET.param_len()];
 //! let mut acts = [0.0f32; NET.activations_len(BATCH)];
 //! let mut masks = [0u32; NET.mask_len(BATCH)]; // empty: no dropout here
-//! let mut workspace = [0.0f32; 0]; // small layers need no gemm workspace
-//! assert_eq!(NET.workspace_len(BATCH), 0);
+//! let mut workspace = [0.0f32; 256]; // gemm packing scratch, more than enough here
+//! let workspace = &mut workspace[..NET.workspace_len(BATCH)];
 //!
 //! let opt = Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() };
 //! let mut state = [0.0f32; 64];
@@ -67,13 +67,13 @@
 //! NET.init(&mut params, &mut rng, Init::GlorotUniform)?;
 //! let mut grad_out = [0.0f32; BATCH];
 //! for t in 1..=500 {
-//!     let out = NET.forward(&params, &x, BATCH, &mut acts, &mut masks, &mut workspace, &mut rng)?;
+//!     let out = NET.forward(&params, &x, BATCH, &mut acts, &mut masks, workspace, &mut rng)?;
 //!     loss::bce_with_logits(out, &target, &mut grad_out)?;
-//!     NET.backward(&params, &x, BATCH, &mut acts, &masks, &grad_out, &mut grads, &mut workspace)?;
+//!     NET.backward(&params, &x, BATCH, &mut acts, &masks, &grad_out, &mut grads, workspace)?;
 //!     NET.step(t, &mut params, &grads, state, &opt, &opt)?;
 //! }
 //! let (mut ping, mut pong) = ([0.0f32; NET.infer_len(BATCH)], [0.0f32; NET.infer_len(BATCH)]);
-//! let logits = NET.infer(&params, &x, BATCH, &mut ping, &mut pong, &mut workspace)?;
+//! let logits = NET.infer(&params, &x, BATCH, &mut ping, &mut pong, workspace)?;
 //! for (z, t) in logits.iter().zip(target) {
 //!     assert_eq!(*z > 0.0, t > 0.5);
 //! }
@@ -296,8 +296,7 @@ impl<'a> Mlp<'a> {
     }
 
     /// Number of `f32` of gemm workspace for a batch: the largest that any
-    /// of the forward and backward products needs. It is 0 for the small
-    /// layers typical of microcontrollers.
+    /// of the forward and backward products needs.
     pub fn workspace_len(&self, batch: usize) -> usize {
         (0..self.layers.len())
             .map(|l| {

@@ -54,6 +54,7 @@ const ARM: usize = 32;
 const POINTS: usize = 2 * ARM;
 const BATCH: usize = 8;
 const SPIRAL_EPOCHS: u32 = 2000;
+const WORKSPACE_LEN: usize = 512;
 
 /// Static memory of both networks; `#[entry]` turns these `static mut`s
 /// into `&'static mut` references.
@@ -67,6 +68,7 @@ struct Buffers {
     spiral_state: &'static mut [f32],
     spiral_acts: &'static mut [f32],
     spiral_x: &'static mut [f32],
+    workspace: &'static mut [f32],
 }
 
 #[entry]
@@ -83,6 +85,9 @@ fn main() -> ! {
     static mut SPIRAL_ACTS: [f32; SPIRAL.activations_len(BATCH)] =
         [0.0; SPIRAL.activations_len(BATCH)];
     static mut SPIRAL_X: [f32; 2 * POINTS] = [0.0; 2 * POINTS];
+    // gemm's packing scratch, shared by both networks (sized at run time by
+    // `Mlp::workspace_len`, which is not a `const fn`).
+    static mut WORKSPACE: [f32; WORKSPACE_LEN] = [0.0; WORKSPACE_LEN];
 
     probe::paint_stack();
     let counter = Counter::new(cortex_m::Peripherals::take().unwrap().SYST);
@@ -96,13 +101,17 @@ fn main() -> ! {
         spiral_state: SPIRAL_STATE,
         spiral_acts: SPIRAL_ACTS,
         spiral_x: SPIRAL_X,
+        workspace: WORKSPACE,
     };
     let xor = xor(&mut b, &counter);
     let spiral = spiral(&mut b, &counter);
-    let ok = matches!((xor, spiral), (Ok(true), Ok(true)));
-    if let Err(e) = xor.and(spiral) {
-        hprintln!("error: {}", e);
+    // An `Error` is not printed: its `Display` would link float formatting.
+    for (name, result) in [("xor", xor), ("spiral", spiral)] {
+        if result.is_err() {
+            hprintln!("{}: a call returned an error", name);
+        }
     }
+    let ok = matches!((xor, spiral), (Ok(true), Ok(true)));
     hprintln!("stack high-water mark: {} bytes", probe::stack_high_water());
     hprintln!("{}", if ok { "PASS" } else { "FAIL" });
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
@@ -126,10 +135,12 @@ fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     );
     let mut t = 0;
     let mut grad_out = [0.0f32; 1];
+    let ws = XOR.workspace_len(1);
     let mut step = |b: &mut Buffers, x: &[f32; 2], target: f32, t: u64| -> Result<()> {
-        let out = XOR.forward(b.xor_params, x, 1, b.xor_acts, &mut [], &mut [], &mut rng)?;
+        let workspace = workspace(b.workspace, ws)?;
+        let out = XOR.forward(b.xor_params, x, 1, b.xor_acts, &mut [], workspace, &mut rng)?;
         loss::mse(out, &[target], &mut grad_out)?;
-        XOR.backward(b.xor_params, x, 1, b.xor_acts, &[], &grad_out, b.xor_grads, &mut [])?;
+        XOR.backward(b.xor_params, x, 1, b.xor_acts, &[], &grad_out, b.xor_grads, workspace)?;
         let state = &mut b.xor_state[..XOR.state_len(&sgd, &sgd)];
         XOR.step(t, b.xor_params, b.xor_grads, state, &sgd, &sgd)
     };
@@ -168,7 +179,8 @@ fn xor_eval(b: &mut Buffers) -> Result<(f32, usize)> {
     let mut ping = [0.0f32; XOR.infer_len(4)];
     let mut pong = [0.0f32; XOR.infer_len(4)];
     let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
-    let out = XOR.infer(b.xor_params, &x, 4, &mut ping, &mut pong, &mut [])?;
+    let ws = workspace(b.workspace, XOR.workspace_len(4))?;
+    let out = XOR.infer(b.xor_params, &x, 4, &mut ping, &mut pong, ws)?;
     let mut grad = [0.0f32; 4];
     let loss = loss::mse(out, &XOR_T, &mut grad)?;
     let correct = out
@@ -200,6 +212,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
         ..Adam::default()
     };
     let state_len = SPIRAL.state_len(&adam, &adam);
+    let ws_len = SPIRAL.workspace_len(BATCH);
     hprintln!(
         "spiral 2-16-16-2 tanh, softmax cross-entropy, adam lr 0.01, batch {}: {} params, {} points",
         BATCH,
@@ -219,9 +232,10 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
                     x[2 * k..2 * k + 2].copy_from_slice(&b.spiral_x[2 * i as usize..][..2]);
                     labels[k] = spiral_label(i as usize);
                 }
-                let out = SPIRAL.forward(b.spiral_params, &x, BATCH, b.spiral_acts, &mut [], &mut [], &mut rng)?;
+                let ws = workspace(b.workspace, ws_len)?;
+                let out = SPIRAL.forward(b.spiral_params, &x, BATCH, b.spiral_acts, &mut [], ws, &mut rng)?;
                 loss::softmax_cross_entropy(out, &labels, 2, &mut grad_out)?;
-                SPIRAL.backward(b.spiral_params, &x, BATCH, b.spiral_acts, &[], &grad_out, b.spiral_grads, &mut [])?;
+                SPIRAL.backward(b.spiral_params, &x, BATCH, b.spiral_acts, &[], &grad_out, b.spiral_grads, ws)?;
                 t += 1;
                 let state = &mut b.spiral_state[..state_len];
                 SPIRAL.step(t, b.spiral_params, b.spiral_grads, state, &adam, &adam)?;
@@ -254,7 +268,8 @@ fn spiral_eval(b: &mut Buffers) -> Result<(f32, usize)> {
     let mut grad = [0.0f32; 2 * BATCH];
     for (k, x) in b.spiral_x.chunks_exact(2 * BATCH).enumerate() {
         let labels: [u32; BATCH] = core::array::from_fn(|j| spiral_label(k * BATCH + j));
-        let out = SPIRAL.forward_eval(b.spiral_params, x, BATCH, b.spiral_acts, &mut [])?;
+        let ws = workspace(b.workspace, SPIRAL.workspace_len(BATCH))?;
+        let out = SPIRAL.forward_eval(b.spiral_params, x, BATCH, b.spiral_acts, ws)?;
         total += loss::softmax_cross_entropy(out, &labels, 2, &mut grad)?;
         correct += out
             .chunks_exact(2)
@@ -263,6 +278,15 @@ fn spiral_eval(b: &mut Buffers) -> Result<(f32, usize)> {
             .count();
     }
     Ok((total / (POINTS / BATCH) as f32, correct))
+}
+
+/// The first `len` floats of the shared gemm workspace.
+fn workspace(buffer: &mut [f32], len: usize) -> Result<&mut [f32]> {
+    buffer.get_mut(..len).ok_or(microprop::Error::BufferTooSmall {
+        arg: "workspace",
+        needed: len,
+        found: WORKSPACE_LEN,
+    })
 }
 
 /// Fisher-Yates shuffle with the caller's generator.
