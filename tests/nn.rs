@@ -84,12 +84,13 @@ fn act64(a: Activation, x: f64) -> f64 {
 /// forward pass (bit i % 32 of word i / 32 set = element i kept).
 fn forward64(net: &Mlp, params: &[f64], input: &[f32], batch: usize, masks: &[u32]) -> Vec<f64> {
     let mut x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
-    let (mut p, mut m) = (0, 0);
+    // All weights first, then all biases.
+    let (mut p, mut q, mut m) = (0, net.weight_len(), 0);
     let mut fan_in = net.input();
     for spec in net.layers() {
         let u = spec.units;
-        let (w, b) = (&params[p..p + u * fan_in], &params[p + u * fan_in..p + u * fan_in + u]);
-        p += u * (fan_in + 1);
+        let (w, b) = (&params[p..p + u * fan_in], &params[q..q + u]);
+        (p, q) = (p + u * fan_in, q + u);
         let mut y = vec![0.0; batch * u];
         for r in 0..batch {
             for j in 0..u {
@@ -234,14 +235,15 @@ fn layout_lengths_follow_the_layers() {
     }
     let sgd = Sgd { momentum: 0.9, ..Sgd::default() };
     let adam = Adam::default();
-    let tensors = [(20, 5), (35, 7), (21, 3)];
-    let expected: usize = tensors.iter().map(|&(w, b)| adam.state_len(w) + sgd.state_len(b)).sum();
-    assert_eq!(net.state_len(&adam, &sgd), expected);
+    assert_eq!(net.weight_len(), 20 + 35 + 21);
+    assert_eq!(net.state_len(&adam, &sgd), adam.state_len(76) + sgd.state_len(15));
 
-    // Weights (units, inputs) then biases, layer after layer.
+    // The weights (units, inputs) of every layer, then every bias.
     let params: Vec<f32> = (0..net.param_len()).map(|i| i as f32).collect();
     let (w, b) = net.layer(&params, 1).unwrap();
-    assert_eq!((w.len(), b.len(), w[0], b[0]), (35, 7, 25.0, 60.0));
+    assert_eq!((w.len(), b.len(), w[0], b[0]), (35, 7, 20.0, 81.0));
+    let (w, b) = net.layer(&params, 2).unwrap();
+    assert_eq!((w.len(), b.len(), w[0], b[2]), (21, 3, 55.0, 90.0));
     assert!(net.layer(&params, 3).is_err());
     assert!(net.layer(&params[1..], 0).is_err());
 }
@@ -426,9 +428,14 @@ fn grad_norms_are_per_layer_l2_norms() {
     let grads: Vec<f32> = TestRng(3).vec(net.param_len(), -1.0, 1.0);
     let mut norms = [0.0; 2];
     net.grad_norms(&grads, &mut norms).unwrap();
-    let (first, second) = grads.split_at(9);
-    for (n, g) in norms.iter().zip([first, second]) {
-        let r = g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+    // Layer 0: weights 0..6 and biases 12..15; layer 1: 6..12 and 15..17.
+    for (n, parts) in norms.iter().zip([[0..6, 12..15], [6..12, 15..17]]) {
+        let r = parts
+            .into_iter()
+            .flat_map(|range| &grads[range])
+            .map(|&v| f64::from(v).powi(2))
+            .sum::<f64>()
+            .sqrt();
         assert!((f64::from(*n) - r).abs() < 1e-6 * r);
     }
 }

@@ -12,9 +12,9 @@
 //!
 //! | buffer | element | length | contents |
 //! |---|---|---|---|
-//! | parameters | `f32` | [`Mlp::param_len`] | per layer: weights `(units, inputs)` row-major as in `torch.nn.Linear`, then the bias |
+//! | parameters | `f32` | [`Mlp::param_len`] | the weights of every layer, `(units, inputs)` row-major as in `torch.nn.Linear`, then the biases of every layer |
 //! | gradients | `f32` | [`Mlp::param_len`] | same layout as the parameters |
-//! | optimizer state | `f32` | [`Mlp::state_len`] | per layer: the weight optimizer's state, then the bias optimizer's |
+//! | optimizer state | `f32` | [`Mlp::state_len`] | the weight optimizer's state, then the bias optimizer's |
 //! | activations | `f32` | [`Mlp::activations_len`] | per layer: pre-activation, activation, dropout output (only when `dropout > 0`); then two gradient buffers |
 //! | dropout masks | `u32` | [`Mlp::mask_len`] | one bit per dropped-out element, per layer with `dropout > 0` |
 //! | gemm workspace | `f32` | [`Mlp::workspace_len`] | packing scratch of [`gemm`](crate::matmul::gemm) |
@@ -238,32 +238,43 @@ impl<'a> Mlp<'a> {
     /// Number of `f32` in the parameters (and in the gradients): for each
     /// layer, `units * inputs` weights and `units` biases.
     pub const fn param_len(&self) -> usize {
+        self.weight_len().saturating_add(self.bias_len())
+    }
+
+    /// Number of weights of all layers: the parameters start with them, and
+    /// the biases of all layers follow.
+    pub const fn weight_len(&self) -> usize {
         let mut n = 0;
         let mut l = 0;
         while l < self.layers.len() {
-            let u = self.layers[l].units;
-            n = mul_add(u, self.fan_in(l), n).saturating_add(u);
+            n = mul_add(self.layers[l].units, self.fan_in(l), n);
             l += 1;
         }
         n
     }
 
-    /// Number of `f32` of optimizer state: for each layer, the weight
-    /// optimizer's state for its weights and the bias optimizer's for its
-    /// biases (see [`Mlp::step`]).
+    /// Number of biases of all layers.
+    const fn bias_len(&self) -> usize {
+        let mut n = 0usize;
+        let mut l = 0;
+        while l < self.layers.len() {
+            n = n.saturating_add(self.layers[l].units);
+            l += 1;
+        }
+        n
+    }
+
+    /// Number of `f32` of optimizer state: the weight optimizer's state for
+    /// all weights, then the bias optimizer's for all biases (see
+    /// [`Mlp::step`]).
     pub fn state_len<W, B>(&self, weights: &W, biases: &B) -> usize
     where
         W: Optimizer + ?Sized,
         B: Optimizer + ?Sized,
     {
-        self.layers
-            .iter()
-            .enumerate()
-            .fold(0usize, |n, (l, spec)| {
-                let w = spec.units.saturating_mul(self.fan_in(l));
-                n.saturating_add(weights.state_len(w))
-                    .saturating_add(biases.state_len(spec.units))
-            })
+        weights
+            .state_len(self.weight_len())
+            .saturating_add(biases.state_len(self.bias_len()))
     }
 
     /// Number of `f32` that [`Mlp::forward`] and [`Mlp::backward`] need for
@@ -321,23 +332,23 @@ impl<'a> Mlp<'a> {
         if self.layers[l].dropout > 0.0 { 3 } else { 2 }
     }
 
-    /// Offsets of layer `l`'s weights and biases in the parameters.
-    fn param_offset(&self, l: usize) -> usize {
-        (0..l)
-            .map(|i| self.layers[i].units * (self.fan_in(i) + 1))
-            .sum()
+    /// Offsets of layer `l`'s weights and of its biases in the parameters.
+    fn param_offsets(&self, l: usize) -> (usize, usize) {
+        let w: usize = (0..l).map(|i| self.layers[i].units * self.fan_in(i)).sum();
+        let b: usize = (0..l).map(|i| self.layers[i].units).sum();
+        (w, self.weight_len() + b)
     }
 
-    /// Layer `l`'s weights `(units, inputs)` and biases in `params`.
+    /// Layer `l`'s weights `(units, inputs)` and biases in `params` (or in
+    /// the gradients, which have the same layout).
     ///
     /// Fails if `params` does not have [`Mlp::param_len`] elements or `l` is
     /// not a layer.
     pub fn layer<'p>(&self, params: &'p [f32], l: usize) -> Result<(&'p [f32], &'p [f32])> {
         self.check_layer(params.len(), l)?;
-        let start = self.param_offset(l);
-        let w = self.layers[l].units * self.fan_in(l);
-        let (weights, rest) = params[start..].split_at(w);
-        Ok((weights, &rest[..self.layers[l].units]))
+        let (w, b) = self.param_offsets(l);
+        let units = self.layers[l].units;
+        Ok((&params[w..][..units * self.fan_in(l)], &params[b..][..units]))
     }
 
     /// Layer `l`'s weights and biases in `params`, writable (for a custom
@@ -350,10 +361,13 @@ impl<'a> Mlp<'a> {
         l: usize,
     ) -> Result<(&'p mut [f32], &'p mut [f32])> {
         self.check_layer(params.len(), l)?;
-        let start = self.param_offset(l);
-        let w = self.layers[l].units * self.fan_in(l);
-        let (weights, rest) = params[start..].split_at_mut(w);
-        Ok((weights, &mut rest[..self.layers[l].units]))
+        let (w, b) = self.param_offsets(l);
+        let units = self.layers[l].units;
+        let (weights, biases) = params.split_at_mut(self.weight_len());
+        Ok((
+            &mut weights[w..][..units * self.fan_in(l)],
+            &mut biases[b - self.weight_len()..][..units],
+        ))
     }
 
     fn check_layer(&self, params_len: usize, l: usize) -> Result<()> {
@@ -389,10 +403,15 @@ impl<'a> Mlp<'a> {
         Ok(())
     }
 
-    /// Applies one optimizer step to every tensor: `weights` to each
-    /// layer's weights and `biases` to each layer's biases (for example the
-    /// same optimizer without weight decay). `t` counts steps from 1, and a
-    /// zeroed `state` starts both optimizers fresh.
+    /// Applies one optimizer step: `weights` to the weights of all layers
+    /// and `biases` to the biases (for example the same optimizer without
+    /// weight decay). `t` counts steps from 1, and a zeroed `state` starts
+    /// both optimizers fresh.
+    ///
+    /// The weights of all layers are contiguous and so are the biases, so a
+    /// step is two optimizer calls whatever the depth. Every optimizer in
+    /// [`optim`](crate::optim) works element by element, so this is
+    /// identical to stepping each tensor on its own.
     ///
     /// Fails if `params` or `grads` do not have [`Mlp::param_len`]
     /// elements, `state` does not have [`Mlp::state_len`] elements, or an
@@ -413,12 +432,12 @@ impl<'a> Mlp<'a> {
         check_len("params", params.len(), self.param_len())?;
         check_len("grads", grads.len(), self.param_len())?;
         check_len("state", state.len(), self.state_len(weights, biases))?;
-        let mut rest = (params, grads, state);
-        for (l, spec) in self.layers.iter().enumerate() {
-            rest = step_tensor(weights, t, spec.units * self.fan_in(l), rest)?;
-            rest = step_tensor(biases, t, spec.units, rest)?;
-        }
-        Ok(())
+        let n = self.weight_len();
+        let (pw, pb) = params.split_at_mut(n);
+        let (gw, gb) = grads.split_at(n);
+        let (sw, sb) = state.split_at_mut(weights.state_len(n));
+        weights.step(t, pw, gw, sw)?;
+        biases.step(t, pb, gb, sb)
     }
 
     /// Writes the L2 norm of each layer's gradient (weights and biases
@@ -435,31 +454,13 @@ impl<'a> Mlp<'a> {
     pub fn grad_norms(&self, grads: &[f32], norms: &mut [f32]) -> Result<()> {
         check_len("grads", grads.len(), self.param_len())?;
         check_len("norms", norms.len(), self.layers.len())?;
-        let mut grads = grads;
+        let squares = |v: &[f32]| v.iter().map(|g| g * g).sum::<f32>();
         for (l, norm) in norms.iter_mut().enumerate() {
-            let (g, rest) = grads.split_at(self.layers[l].units * (self.fan_in(l) + 1));
-            *norm = libm::sqrtf(g.iter().map(|v| v * v).sum());
-            grads = rest;
+            let (w, b) = self.layer(grads, l)?;
+            *norm = libm::sqrtf(squares(w) + squares(b));
         }
         Ok(())
     }
-}
-
-/// Tensor parameters, gradients and optimizer state still to be stepped.
-type Rest<'p> = (&'p mut [f32], &'p [f32], &'p mut [f32]);
-
-/// Steps the first `n` parameters with `opt` and returns what follows them.
-fn step_tensor<'p, O: Optimizer + ?Sized>(
-    opt: &O,
-    t: u64,
-    n: usize,
-    (params, grads, state): Rest<'p>,
-) -> Result<Rest<'p>> {
-    let (p, params) = params.split_at_mut(n);
-    let (g, grads) = grads.split_at(n);
-    let (s, state) = state.split_at_mut(opt.state_len(n));
-    opt.step(t, p, g, s)?;
-    Ok((params, grads, state))
 }
 
 /// The gain `torch.nn.init.calculate_gain` recommends for an activation:

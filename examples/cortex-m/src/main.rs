@@ -169,6 +169,29 @@ fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
         "  one training step (forward, mse, backward, sgd): {} instructions",
         instructions / 4
     );
+    // The same step once more, part by part.
+    let ws = workspace(b.workspace, ws)?;
+    let (x, target) = (&XOR_X[1], [XOR_T[1]]);
+    let (out, forward) = counter.measure(|| {
+        XOR.forward(b.xor_params, x, 1, b.xor_acts, &mut [], ws, &mut rng).map(|o| o[0])
+    });
+    let (r, mse) = counter.measure(|| loss::mse(&[out?], &target, &mut grad_out));
+    r?;
+    let (r, backward) = counter.measure(|| {
+        XOR.backward(b.xor_params, x, 1, b.xor_acts, &[], &grad_out, b.xor_grads, ws)
+    });
+    r?;
+    let state = &mut b.xor_state[..XOR.state_len(&sgd, &sgd)];
+    let (r, update) =
+        counter.measure(|| XOR.step(t + 1, b.xor_params, b.xor_grads, state, &sgd, &sgd));
+    r?;
+    hprintln!(
+        "  of which forward {}, mse {}, backward {}, sgd {}",
+        forward,
+        mse,
+        backward,
+        update
+    );
     let (loss, correct) = xor_eval(b)?;
     Ok(correct == 4 && loss < 0.01)
 }
