@@ -26,8 +26,8 @@
 //! still keeps one element in 65536. Using 16 of the 32 bits halves the
 //! generator's work per element. The survivors are scaled by
 //! `1 / (1 - p)` computed in f64 and rounded once to f32, as PyTorch does, so
-//! `E[y] = x * (k / 65536) / (1 - p)`, within a relative `1e-5` of `x` for
-//! `p <= 0.5`.
+//! `E[y] = x * (k / 65536) / (1 - p)`, within a relative `2^-17 / (1 - p)`
+//! of `x` (1.5e-5 for `p <= 0.5`).
 //!
 //! The mask depends only on the seed and the length, never on the SIMD width
 //! or the target: `microprop::reference::dropout` reproduces it bit for bit.

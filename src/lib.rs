@@ -29,6 +29,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod activation;
 pub mod dropout;
 mod error;
 pub mod init;
@@ -41,6 +42,7 @@ mod simd;
 #[cfg(feature = "std")]
 pub mod train;
 
+pub use activation::Activation;
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use matmul::{MatMut, MatRef};

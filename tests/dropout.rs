@@ -155,3 +155,149 @@ fn bad_p_and_lengths_are_errors() {
     assert_eq!(Dropout::mask_len(32), 1);
     assert_eq!(Dropout::mask_len(33), 2);
 }
+
+/// The mask of `n` elements for drop probability `p`.
+fn mask_of(p: f32, n: usize, seed: u64) -> (Dropout, Vec<u32>) {
+    let d = Dropout::new(p).unwrap();
+    let mut x = vec![1.0f32; n];
+    let mut m = vec![0; Dropout::mask_len(n)];
+    d.forward_in_place(&mut seeded(seed), &mut x, &mut m)
+        .unwrap();
+    (d, m)
+}
+
+fn bit(m: &[u32], i: usize) -> bool {
+    m[i / 32] >> (i % 32) & 1 == 1
+}
+
+/// |observed - expected| within 5 standard deviations.
+fn within_5_sigma(what: &str, observed: f64, expected: f64, sd: f64) {
+    assert!(
+        (observed - expected).abs() <= 5.0 * sd,
+        "{what}: observed {observed}, expected {expected} +- 5 * {sd}"
+    );
+}
+
+#[test]
+fn keep_rate_is_within_5_sigma_over_1e7_elements() {
+    const N: usize = 10_000_000;
+    for p in [0.1f32, 0.5, 0.9] {
+        let (d, m) = mask_of(p, N, 11);
+        let q = d.keep_probability();
+        assert!(
+            (q - (1.0 - f64::from(p))).abs() <= 1.0 / 131072.0,
+            "p={p} q={q}"
+        );
+        let kept: u64 = m.iter().map(|w| u64::from(w.count_ones())).sum();
+        let n = N as f64;
+        within_5_sigma(
+            &format!("keep rate p={p}"),
+            kept as f64,
+            n * q,
+            (n * q * (1.0 - q)).sqrt(),
+        );
+    }
+}
+
+/// For lags 1..=64 (neighbours in a word, the two halves of one random word
+/// at lag 16, consecutive outputs of one stream at lag 32) the number of
+/// kept pairs is what independence predicts.
+#[test]
+fn neighbouring_elements_are_uncorrelated() {
+    const N: usize = 1 << 20;
+    for p in [0.1f32, 0.5, 0.9] {
+        let (d, m) = mask_of(p, N, 12);
+        let q = d.keep_probability();
+        for lag in 1..=64 {
+            let pairs = N - lag;
+            let both = (0..pairs)
+                .filter(|&i| bit(&m, i) && bit(&m, i + lag))
+                .count();
+            let (q2, q3, q4) = (q * q, q * q * q, q * q * q * q);
+            // overlapping pairs share an element: Cov = q^3 - q^4
+            let var = pairs as f64 * (q2 - q4 + 2.0 * (q3 - q4));
+            within_5_sigma(
+                &format!("p={p} lag={lag}"),
+                both as f64,
+                pairs as f64 * q2,
+                var.sqrt(),
+            );
+        }
+    }
+}
+
+/// Every bit position of the mask words has the keep rate, and every pair of
+/// positions within a word is independent.
+#[test]
+fn bit_positions_are_uniform_and_uncorrelated() {
+    const WORDS: usize = 1 << 15;
+    for p in [0.1f32, 0.5, 0.9] {
+        let (d, m) = mask_of(p, WORDS * 32, 13);
+        let q = d.keep_probability();
+        let n = WORDS as f64;
+        for a in 0..32 {
+            let ones = m.iter().filter(|&&w| w >> a & 1 == 1).count();
+            within_5_sigma(
+                &format!("p={p} bit {a}"),
+                ones as f64,
+                n * q,
+                (n * q * (1.0 - q)).sqrt(),
+            );
+            for b in a + 1..32 {
+                let both = m.iter().filter(|&&w| w >> a & w >> b & 1 == 1).count();
+                let q2 = q * q;
+                let sd = (n * q2 * (1.0 - q2)).sqrt();
+                within_5_sigma(&format!("p={p} bits {a},{b}"), both as f64, n * q2, sd);
+            }
+        }
+    }
+}
+
+/// Inverted dropout keeps the mean: E[y] = x * q * scale, within 2^-17 /
+/// (1 - p) (the 16-bit threshold) of x.
+#[test]
+fn expected_output_equals_input() {
+    const N: usize = 1 << 20;
+    let x = TestRng(5).vec(N, -3.0, 3.0);
+    for p in [0.1f32, 0.5, 0.9] {
+        let d = Dropout::new(p).unwrap();
+        let (q, s) = (d.keep_probability(), f64::from(d.scale()));
+        assert!((q * s - 1.0).abs() <= 1.0 / 131072.0 / (1.0 - f64::from(p)) + 1e-7);
+        let mut y = vec![0.0f32; N];
+        let mut m = vec![0; Dropout::mask_len(N)];
+        d.forward(&mut seeded(14), &x, &mut y, &mut m).unwrap();
+        let sum_y: f64 = y.iter().map(|&v| f64::from(v)).sum();
+        let sum_x: f64 = x.iter().map(|&v| f64::from(v)).sum();
+        let sum_x2: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        let sd = (sum_x2 * s * s * q * (1.0 - q)).sqrt();
+        within_5_sigma(&format!("sum y p={p}"), sum_y, sum_x * q * s, sd);
+    }
+}
+
+/// FNV-1a over 32-bit words.
+fn fnv1a(words: impl IntoIterator<Item = u32>) -> u64 {
+    words.into_iter().fold(0xCBF2_9CE4_8422_2325, |h, w| {
+        w.to_le_bytes()
+            .iter()
+            .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+    })
+}
+
+/// A fixed seed gives known bits, whatever the SIMD width or target: CI runs
+/// this at the SSE2 baseline (4 lanes) and natively (8 or 16 lanes).
+#[test]
+fn a_fixed_seed_gives_known_bits() {
+    const N: usize = 1000;
+    let x = TestRng(3).vec(N, -2.0, 2.0);
+    let d = Dropout::new(0.3).unwrap();
+    let mut y = vec![0.0f32; N];
+    let mut m = vec![0; Dropout::mask_len(N)];
+    d.forward(&mut seeded(2024), &x, &mut y, &mut m).unwrap();
+    let mask_sum = fnv1a(m.iter().copied());
+    let y_sum = fnv1a(y.iter().map(|v| v.to_bits()));
+    assert_eq!(
+        (mask_sum, y_sum),
+        (0x7de6_4b16_a79b_6553, 0x599f_bbfc_429e_01cf),
+        "mask {mask_sum:#018x}, y {y_sum:#018x}"
+    );
+}

@@ -1,7 +1,9 @@
 //! Optimizers that scale by accumulated squared gradients: Adagrad,
 //! Adadelta and RMSprop, as `torch.optim` defines them.
 
-use super::{Lerp, Optimizer, check_step, fused, non_negative, planes_len, splat, unit_closed};
+use super::{
+    Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, unit_closed,
+};
 use crate::error::Result;
 use crate::simd::F32s;
 
@@ -10,7 +12,7 @@ use crate::simd::F32s;
 fn l2(sign: F32s, wd: Option<F32s>, p: F32s, g: F32s) -> F32s {
     let g = g * sign;
     match wd {
-        Some(wd) => g + wd * p,
+        Some(wd) => fma(p, wd, g),
         None => g,
     }
 }
@@ -25,10 +27,10 @@ fn decay(weight_decay: f64) -> Option<F32s> {
 
 /// `torch.optim.Adagrad`.
 ///
-/// Per element, with `g = ±grad + weight_decay * p`:
+/// Per element, with `g = fma(p, weight_decay, ±grad)`:
 /// ```text
 /// clr = lr / (1 + (t - 1) * lr_decay)           (f64)
-/// s = s + g * g                                 (s starts at initial_accumulator_value)
+/// s = fma(g, g, s)                             (s starts at initial_accumulator_value)
 /// p = p + (-clr * g) / (sqrt(s) + eps)          (eps outside the sqrt)
 /// ```
 ///
@@ -81,7 +83,7 @@ impl Optimizer for Adagrad {
         let eps = splat(self.eps);
         let update = move |p: &mut F32s, g: F32s, s: &mut F32s, prev: F32s| {
             let g = l2(sign, wd, *p, g);
-            *s = prev + g * g;
+            *s = fma(g, g, prev);
             *p = *p + neg_clr * g / (s.sqrt() + eps);
         };
         if t == 1 {
@@ -98,10 +100,10 @@ impl Optimizer for Adagrad {
 ///
 /// Per element, with `g = ±grad + weight_decay * p`:
 /// ```text
-/// v = v * rho + ((1 - rho) * g) * g
+/// v = fma((1 - rho) * g, g, v * rho)
 /// d = sqrt(u + eps) / sqrt(v + eps) * g         (eps inside both roots)
-/// u = u * rho + ((1 - rho) * d) * d
-/// p = p + (-lr) * d
+/// u = fma((1 - rho) * d, d, u * rho)
+/// p = fma(d, -lr, p)
 /// ```
 /// Because `u` starts at 0 the first step is tiny (about `3e-3 * sign(g)`
 /// with the defaults), as in torch.
@@ -152,10 +154,10 @@ impl Optimizer for Adadelta {
         let neg_lr = splat(-self.lr);
         fused::<2>(params, grads, state, |p, g, [v, u]| {
             let g = l2(sign, wd, *p, g);
-            *v = *v * rho + one_minus_rho * g * g;
+            *v = fma(one_minus_rho * g, g, *v * rho);
             let d = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
-            *u = *u * rho + one_minus_rho * d * d;
-            *p = *p + neg_lr * d;
+            *u = fma(one_minus_rho * d, d, *u * rho);
+            *p = fma(d, neg_lr, *p);
         });
         Ok(())
     }
@@ -165,9 +167,9 @@ impl Optimizer for Adadelta {
 ///
 /// Per element, with `g = ±grad + weight_decay * p`:
 /// ```text
-/// v = v * alpha + ((1 - alpha) * g) * g
-/// a = sqrt(v) + eps, or centered: gbar = lerp(gbar, g, 1 - alpha); a = sqrt(v - gbar * gbar) + eps
-/// momentum > 0:  b = b * momentum + g / a;  p = p + (-lr) * b
+/// v = fma((1 - alpha) * g, g, v * alpha)
+/// a = sqrt(v) + eps, or centered: gbar = lerp(gbar, g, 1 - alpha); a = sqrt(fma(-gbar, gbar, v)) + eps
+/// momentum > 0:  b = b * momentum + g / a;  p = fma(b, -lr, p)
 /// otherwise:     p = p + (-lr * g) / a
 /// ```
 /// No bias correction: with `alpha = 0.99` the first step is about
@@ -235,17 +237,17 @@ impl Optimizer for RmsProp {
         let mom = splat(self.momentum);
         let square = move |p: F32s, g: F32s, v: &mut F32s| {
             let g = l2(sign, wd, p, g);
-            *v = *v * alpha + one_minus_alpha * g * g;
+            *v = fma(one_minus_alpha * g, g, *v * alpha);
             g
         };
         let centered = move |g: F32s, v: F32s, gbar: &mut F32s| {
             *gbar = lerp.apply(*gbar, g);
-            (v - *gbar * *gbar).sqrt() + eps
+            fma(-*gbar, *gbar, v).sqrt() + eps
         };
         let plain = move |p: &mut F32s, g: F32s, a: F32s| *p = *p + neg_lr * g / a;
         let with_momentum = move |p: &mut F32s, g: F32s, a: F32s, b: &mut F32s| {
             *b = *b * mom + g / a;
-            *p = *p + neg_lr * *b;
+            *p = fma(*b, neg_lr, *p);
         };
         match (self.centered, self.momentum > 0.0) {
             (false, false) => fused::<1>(params, grads, state, |p, g, [v]| {

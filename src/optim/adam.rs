@@ -2,7 +2,7 @@
 //! `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, fused, max_nan, non_negative, planes_len, splat, unit_open,
+    Lerp, Optimizer, check_step, fma, fused, max_nan, non_negative, planes_len, splat, unit_open,
 };
 use crate::error::Result;
 use crate::simd::F32s;
@@ -48,7 +48,7 @@ impl Decay {
             *p = *p * f;
         }
         match self.l2 {
-            Some(wd) => g + wd * *p,
+            Some(wd) => fma(*p, wd, g),
             None => g,
         }
     }
@@ -56,11 +56,11 @@ impl Decay {
 
 /// `torch.optim.Adam`, with AMSGrad and optionally decoupled weight decay.
 ///
-/// Per element, with `g = ±grad`, after weight decay (L2: `g += wd * p`;
+/// Per element, with `g = ±grad`, after weight decay (L2: `g = fma(p, wd, g)`;
 /// decoupled: `p *= 1 - lr * wd`):
 /// ```text
 /// m = lerp(m, g, 1 - beta1)
-/// v = v * beta2 + ((1 - beta2) * g) * g
+/// v = fma((1 - beta2) * g, g, v * beta2)
 /// vmax = max(vmax, v)                           (amsgrad: over the raw v)
 /// denom = sqrt(v or vmax) / sqrt(1 - beta2^t) + eps
 /// p = p + (-(lr / (1 - beta1^t)) * m) / denom
@@ -130,7 +130,7 @@ impl Optimizer for Adam {
         let moments = move |p: &mut F32s, g: F32s, m: &mut F32s, v: &mut F32s| {
             let g = decay.apply(p, g);
             *m = lerp.apply(*m, g);
-            *v = *v * beta2 + one_minus_beta2 * g * g;
+            *v = fma(one_minus_beta2 * g, g, *v * beta2);
         };
         let update = move |p: &mut F32s, m: F32s, v: F32s| {
             let denom = v.sqrt() / bc2_sqrt + eps;
@@ -277,7 +277,7 @@ impl Optimizer for Adamax {
 ///
 /// Per element, with `g = ±grad` after weight decay (L2 or decoupled):
 /// ```text
-/// m = lerp(m, g, 1 - beta1);  v = v * beta2 + ((1 - beta2) * g) * g
+/// m = lerp(m, g, 1 - beta1);  v = fma((1 - beta2) * g, g, v * beta2)
 /// denom = sqrt(v / (1 - beta2^t)) + eps
 /// p = p + (-lr * (1 - mu_t) / (1 - mu_prod)) * g / denom
 /// p = p + (-lr * mu_{t+1} / (1 - mu_prod * mu_{t+1})) * m / denom
@@ -353,7 +353,7 @@ impl Optimizer for NAdam {
         fused::<2>(params, grads, planes, |p, g, [m, v]| {
             let g = decay.apply(p, g);
             *m = lerp.apply(*m, g);
-            *v = *v * beta2 + one_minus_beta2 * g * g;
+            *v = fma(one_minus_beta2 * g, g, *v * beta2);
             let denom = (*v / bc2).sqrt() + eps;
             *p = *p + c_grad * g / denom;
             *p = *p + c_avg * *m / denom;
@@ -368,7 +368,7 @@ impl Optimizer for NAdam {
 /// `rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)` (f64 scalars), per
 /// element, after weight decay (L2 or decoupled):
 /// ```text
-/// m = lerp(m, g, 1 - beta1);  v = v * beta2 + ((1 - beta2) * g) * g
+/// m = lerp(m, g, 1 - beta1);  v = fma((1 - beta2) * g, g, v * beta2)
 /// mhat = m / (1 - beta1^t)
 /// rho_t > 5:  p = p - ((mhat * lr) * ((1 / (sqrt(v) + eps)) * sqrt(1 - beta2^t))) * r_t
 /// otherwise:  p = p - mhat * lr
@@ -435,7 +435,7 @@ impl Optimizer for RAdam {
         let moments = move |p: &mut F32s, g: F32s, m: &mut F32s, v: &mut F32s| {
             let g = decay.apply(p, g);
             *m = lerp.apply(*m, g);
-            *v = *v * beta2 + one_minus_beta2 * g * g;
+            *v = fma(one_minus_beta2 * g, g, *v * beta2);
             *m / bc1 * lr
         };
         if rho_t > 5.0 {

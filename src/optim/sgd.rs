@@ -1,6 +1,6 @@
 //! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
 
-use super::{Optimizer, check_step, fused, non_negative, planes_len, splat};
+use super::{Optimizer, check_step, fma, fused, non_negative, planes_len, splat};
 use crate::error::{Error, Result};
 use crate::simd::F32s;
 
@@ -8,12 +8,13 @@ use crate::simd::F32s;
 ///
 /// Per element, with `g = ±grad` (minus when `maximize`):
 /// ```text
-/// g = g + weight_decay * p                      (if weight_decay != 0)
+/// g = fma(p, weight_decay, g)                   (if weight_decay != 0)
 /// b = g                                         (t = 1)
-/// b = momentum * b + (1 - dampening) * g        (t > 1)
-/// g = g + momentum * b  (nesterov)  or  g = b   (if momentum != 0)
-/// p = p - lr * g
+/// b = fma(g, 1 - dampening, b * momentum)       (t > 1)
+/// g = fma(b, momentum, g)  (nesterov)  or  g = b   (if momentum != 0)
+/// p = fma(g, -lr, p)
 /// ```
+/// (`fma(a, b, c) = a * b + c` rounded once, as torch's `add` with `alpha`.)
 /// The first step copies the gradient into the buffer, without dampening.
 ///
 /// State: `[momentum_buffer]` (`n` floats) when `momentum != 0`, else empty.
@@ -87,12 +88,12 @@ impl Optimizer for Sgd {
         let neg_lr = splat(-self.lr);
         let prepare = |p: F32s, g: F32s| {
             let g = g * sign;
-            if l2 { g + wd * p } else { g }
+            if l2 { fma(p, wd, g) } else { g }
         };
         if self.momentum == 0.0 {
             fused::<0>(params, grads, state, |p, g, _| {
                 let g = prepare(*p, g);
-                *p = *p + neg_lr * g;
+                *p = fma(g, neg_lr, *p);
             });
             return Ok(());
         }
@@ -100,8 +101,8 @@ impl Optimizer for Sgd {
         let damp = splat(1.0 - self.dampening);
         let nesterov = self.nesterov;
         let finish = |p: &mut F32s, g: F32s, b: F32s| {
-            let d = if nesterov { g + mom * b } else { b };
-            *p = *p + neg_lr * d;
+            let d = if nesterov { fma(b, mom, g) } else { b };
+            *p = fma(d, neg_lr, *p);
         };
         if t == 1 {
             fused::<1>(params, grads, state, |p, g, [b]| {
@@ -112,7 +113,7 @@ impl Optimizer for Sgd {
         } else {
             fused::<1>(params, grads, state, |p, g, [b]| {
                 let g = prepare(*p, g);
-                *b = *b * mom + damp * g;
+                *b = fma(g, damp, *b * mom);
                 finish(p, g, *b);
             });
         }
