@@ -42,7 +42,7 @@ impl Mlp<'_> {
                 *v += b;
             }
         }
-        activation.forward_in_place(y);
+        activation.forward_in_place(y)?;
         Ok(())
     }
 
