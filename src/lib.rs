@@ -38,11 +38,14 @@ mod error;
 pub mod init;
 pub mod loss;
 pub mod matmul;
+pub mod nn;
 pub mod optim;
 pub mod reference;
 pub mod rng;
 pub mod schedule;
 mod simd;
+#[cfg(feature = "std")]
+pub mod train;
 
 pub use activation::Activation;
 pub use dropout::Dropout;
