@@ -21,7 +21,7 @@
 //! | [`schedule`] | learning-rate schedules in torch's closed forms |
 //! | [`clip`] | gradient clipping by global norm and by value |
 //! | [`nn`] | a multilayer perceptron laid out in caller buffers |
-//! | [`reference`] | plain scalar oracles for every kernel |
+//! | [`reference`](mod@reference) | plain scalar oracles for every kernel |
 //!
 //! ## Example
 //!
