@@ -124,7 +124,11 @@ impl Optimizer for Adam {
         let lerp = Lerp::new(1.0 - b1);
         let beta2 = splat(b2);
         let one_minus_beta2 = splat(1.0 - b2);
-        let bc2_sqrt = splat(libm::sqrt(bias_correction(b2, t)));
+        // Once sqrt(1 - beta2^t) rounds to 1 in f32 (t > ~17k with the
+        // default beta2) the division by it is exact and is skipped.
+        let bc2_sqrt = libm::sqrt(bias_correction(b2, t)) as f32;
+        let divide = bc2_sqrt != 1.0;
+        let bc2_sqrt = F32s::splat(bc2_sqrt);
         let eps = splat(self.eps);
         let neg_step = splat(-(self.lr / bias_correction(b1, t)));
         let moments = move |p: &mut F32s, g: F32s, m: &mut F32s, v: &mut F32s| {
@@ -133,7 +137,8 @@ impl Optimizer for Adam {
             *v = fma(one_minus_beta2 * g, g, *v * beta2);
         };
         let update = move |p: &mut F32s, m: F32s, v: F32s| {
-            let denom = v.sqrt() / bc2_sqrt + eps;
+            let root = v.sqrt();
+            let denom = if divide { root / bc2_sqrt } else { root } + eps;
             *p = *p + neg_step * m / denom;
         };
         if self.amsgrad {
