@@ -45,7 +45,7 @@ impl Decay {
     fn apply(self, p: &mut F32s, g: F32s) -> F32s {
         let g = g * self.sign;
         if let Some(f) = self.decoupled {
-            *p = *p * f;
+            *p *= f;
         }
         match self.l2 {
             Some(wd) => fma(*p, wd, g),
@@ -139,7 +139,7 @@ impl Optimizer for Adam {
         let update = move |p: &mut F32s, m: F32s, v: F32s| {
             let root = v.sqrt();
             let denom = if divide { root / bc2_sqrt } else { root } + eps;
-            *p = *p + neg_step * m / denom;
+            *p += neg_step * m / denom;
         };
         if self.amsgrad {
             fused::<3>(params, grads, state, |p, g, [m, v, vmax]| {
@@ -271,7 +271,7 @@ impl Optimizer for Adamax {
             let g = decay.apply(p, g);
             *m = lerp.apply(*m, g);
             *u = max_nan(*u * beta2, g.abs() + eps);
-            *p = *p + neg_clr * *m / *u;
+            *p += neg_clr * *m / *u;
         });
         Ok(())
     }
@@ -360,8 +360,8 @@ impl Optimizer for NAdam {
             *m = lerp.apply(*m, g);
             *v = fma(one_minus_beta2 * g, g, *v * beta2);
             let denom = (*v / bc2).sqrt() + eps;
-            *p = *p + c_grad * g / denom;
-            *p = *p + c_avg * *m / denom;
+            *p += c_grad * g / denom;
+            *p += c_avg * *m / denom;
         });
         Ok(())
     }
@@ -452,12 +452,12 @@ impl Optimizer for RAdam {
             fused::<2>(params, grads, state, |p, g, [m, v]| {
                 let step = moments(p, g, m, v);
                 let adaptive = one / (v.sqrt() + eps) * bc2_sqrt;
-                *p = *p - step * adaptive * rect;
+                *p -= step * adaptive * rect;
             });
         } else {
             fused::<2>(params, grads, state, |p, g, [m, v]| {
                 let step = moments(p, g, m, v);
-                *p = *p - step;
+                *p -= step;
             });
         }
         Ok(())
