@@ -110,6 +110,14 @@ pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
     }
 }
 
+/// Reinterprets the bits of a lane vector as another lane vector of the same
+/// size, without conversion: random `u32` bits as `i32` for a signed compare,
+/// a lane mask as `f32`.
+#[inline(always)]
+pub(crate) fn bitcast<A: wide::bytemuck::Pod, B: wide::bytemuck::Pod>(a: A) -> B {
+    wide::bytemuck::cast(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +128,14 @@ mod tests {
             let x: std::vec::Vec<f32> = (0..n).map(|i| i as f32).collect();
             let mut y = std::vec![f32::NAN; n + 1];
             map(&x, &mut y[..n], 0.0, |v| v + F32s::splat(1.0));
-            for i in 0..n {
-                assert_eq!(y[i], i as f32 + 1.0);
+            for (i, &v) in y[..n].iter().enumerate() {
+                assert_eq!(v, i as f32 + 1.0);
             }
             assert!(y[n].is_nan());
             let mut z = x.clone();
             map_in_place(&mut z, 0.0, |v| v * F32s::splat(2.0));
-            for i in 0..n {
-                assert_eq!(z[i], 2.0 * i as f32);
+            for (i, &v) in z.iter().enumerate() {
+                assert_eq!(v, 2.0 * i as f32);
             }
         }
     }

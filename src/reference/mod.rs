@@ -7,4 +7,10 @@
 //! conventions as the kernels but assume valid arguments: check lengths with
 //! the kernels' own functions first.
 
+pub mod activation;
+pub mod dropout;
+pub mod init;
+pub mod loss;
+pub mod matmul;
 pub mod optim;
+pub mod rng;

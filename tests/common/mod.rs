@@ -73,3 +73,34 @@ pub fn ulp_distance(a: f32, b: f32) -> u32 {
     }
     (key(a) - key(b)).unsigned_abs() as u32
 }
+
+/// Error of an f32 result against an f64 oracle, in units of the f32 ulp at
+/// the oracle's value (for oracle values in the normal f32 range).
+pub fn ulp_error(got: f32, want: f64) -> f64 {
+    (f64::from(got) - want).abs() / ulp_of(want)
+}
+
+/// The f32 ulp at the magnitude of `want` (the subnormal spacing below the
+/// normal range).
+pub fn ulp_of(want: f64) -> f64 {
+    let exp = ((want.abs().to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    2f64.powi(exp.max(-126) - 23)
+}
+
+/// Whether `got` agrees with the f64 value `want` in the ways every kernel
+/// must get exactly right: NaN for NaN, the same infinity, and for results
+/// below the normal range something no larger than the smallest normal
+/// with no wrong sign.
+pub fn special_agrees(got: f32, want: f64) -> Option<bool> {
+    if want.is_nan() {
+        return Some(got.is_nan());
+    }
+    if want.abs() > f64::from(f32::MAX) {
+        return Some(got.is_infinite() && (got > 0.0) == (want > 0.0));
+    }
+    if want.abs() < f64::from(f32::MIN_POSITIVE) {
+        let ok = got.abs() <= f32::MIN_POSITIVE && (got == 0.0 || (got > 0.0) == (want > 0.0));
+        return Some(ok);
+    }
+    None
+}

@@ -1,0 +1,296 @@
+//! Vectorised transcendental building blocks for the activations and losses.
+//!
+//! Every function here is written once against the lane type and uses only
+//! operations that exist on every backend. Products that must be exact are
+//! formed by splitting operands into 12-bit halves (Veltkamp/Dekker), not by
+//! fused multiply-add, so the error bounds hold on targets without FMA too
+//! (SSE2, Cortex-M0 and wide's portable fallback).
+//!
+//! All exponentials take non-positive arguments: every caller can arrange
+//! that by symmetry, and it means no overflow handling is needed anywhere.
+
+use crate::simd::{F32s, U32s};
+
+/// 1.5 * 2^23: adding it rounds a float of magnitude below 2^22 to an
+/// integer, which then sits in the low mantissa bits.
+const MAGIC: f32 = 12_582_912.0;
+const MAGIC_BITS: u32 = 0x4B40_0000;
+/// ln 2 split so that `n * LN2_HI` is exact for |n| < 256 (Cody-Waite).
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// Below this every exponential is zero in f32 (e^-104.2 < 2^-149 / 2),
+/// and n = -150 still.
+const EXP_MIN_ARG: f32 = -104.2;
+/// Beyond this expm1 is -1 in f32 (e^-20 is far below half an ulp of 1).
+const EXPM1_MIN_ARG: f32 = -20.0;
+const SIGN: u32 = 0x8000_0000;
+/// Keeps the 12 high significand bits, so the product of two such halves
+/// is exact in f32.
+const SPLIT_MASK: u32 = 0xFFFF_F000;
+
+/// `x` where `x >= lo` or `x` is NaN, `lo` otherwise.
+///
+/// Written as compare and select because `min`/`max` differ between backends
+/// in which operand survives a NaN.
+#[inline(always)]
+pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
+    let lo = F32s::splat(lo);
+    x.simd_lt(lo).select(lo, x)
+}
+
+/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise.
+#[inline(always)]
+pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
+    let hi = F32s::splat(hi);
+    x.simd_gt(hi).select(hi, x)
+}
+
+/// `-|x|`, by setting the sign bit.
+#[inline(always)]
+pub(crate) fn neg_abs(x: F32s) -> F32s {
+    F32s::from_bits(x.to_bits() | U32s::splat(SIGN))
+}
+
+/// The magnitude of `mag` with the sign of `sign`.
+#[inline(always)]
+pub(crate) fn with_sign_of(mag: F32s, sign: F32s) -> F32s {
+    let s = U32s::splat(SIGN);
+    F32s::from_bits((mag.to_bits() & !s) | (sign.to_bits() & s))
+}
+
+/// `(hi, lo)` with `hi + lo == x` exactly and `hi` holding the 12 leading
+/// significand bits.
+#[inline(always)]
+pub(crate) fn split(x: F32s) -> (F32s, F32s) {
+    let hi = F32s::from_bits(x.to_bits() & U32s::splat(SPLIT_MASK));
+    (hi, x - hi)
+}
+
+/// `(hi, lo)` with `hi + lo == x * x` to about 2^-36 relative; `hi` is
+/// exact, `lo` carries the rest.
+#[inline(always)]
+pub(crate) fn square_hi_lo(x: F32s) -> (F32s, F32s) {
+    let (h, l) = split(x);
+    let hi = h * h;
+    let lo = (h + h) * l + l * l;
+    (hi, lo)
+}
+
+/// Error-free product: `p + e == a * b` to about 2^-44 relative (Dekker,
+/// with a masking split, so no FMA is needed). Needs `a * b` finite.
+#[inline(always)]
+pub(crate) fn two_prod(a: F32s, b: F32s) -> (F32s, F32s) {
+    let p = a * b;
+    let (ah, al) = split(a);
+    let (bh, bl) = split(b);
+    let e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    (p, e)
+}
+
+/// Error-free sum: `s + e == a + b` exactly, for any finite `a`, `b`
+/// (Knuth's two-sum).
+#[inline(always)]
+pub(crate) fn two_sum(a: F32s, b: F32s) -> (F32s, F32s) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// `e^r - 1` for |r| <= 0.36: `r + r^2 q(r)` with a degree-5 minimax `q`
+/// (error of the fit below 1.5e-9 on `q`).
+#[inline(always)]
+fn expm1_poly(r: F32s) -> F32s {
+    let q = F32s::splat(1.989_155_7e-4)
+        .mul_add(r, F32s::splat(1.393_416e-3))
+        .mul_add(r, F32s::splat(8.333_310_4e-3))
+        .mul_add(r, F32s::splat(0.04166646))
+        .mul_add(r, F32s::splat(0.166_666_67))
+        .mul_add(r, F32s::splat(0.5));
+    q.mul_add(r * r, r)
+}
+
+/// Range reduction `a = n ln 2 + r`, |r| <= ln2 / 2 (a bit more without
+/// FMA). Returns `n` as a float, the bits that hold `n` in their low part,
+/// and `r`. Needs |a| < 2^21.
+#[inline(always)]
+fn reduce(a: F32s) -> (F32s, U32s, F32s) {
+    let t = a.mul_add(F32s::splat(core::f32::consts::LOG2_E), F32s::splat(MAGIC));
+    let n = t - F32s::splat(MAGIC);
+    let r = n.mul_neg_add(F32s::splat(LN2_HI), a);
+    let r = n.mul_neg_add(F32s::splat(LN2_LO), r);
+    (n, t.to_bits(), r)
+}
+
+/// `e^r * 2^n` as a pair `(head, scale)` whose product is the result,
+/// where `t_bits` holds `n` as [`reduce`] returns it and `n >= -150`. Both
+/// factors are normal (at least 2^-75), so a caller can multiply a factor
+/// into `head` before applying `scale`: the product is then rounded once
+/// even when `e^a` alone would be subnormal.
+#[inline(always)]
+fn scale(p: F32s, t_bits: U32s) -> (F32s, F32s) {
+    // nb = n + 150 in [0, 150]; the two factors are 2^(h - 75) and
+    // 2^(nb - h - 75).
+    let nb = t_bits - U32s::splat(MAGIC_BITS - 150);
+    let h = nb >> 1;
+    let s1 = F32s::from_bits((h + U32s::splat(52)) << 23);
+    let s2 = F32s::from_bits((nb - h + U32s::splat(52)) << 23);
+    (p.mul_add(s1, s1), s2)
+}
+
+/// `e^a` for `a <= 0` (or NaN) as `(head, scale)` (see [`scale`]); the
+/// head is 0 where `e^a` underflows, so a factor folded into it cannot
+/// lift the result above 0.
+#[inline(always)]
+pub(crate) fn exp_neg_parts(a: F32s) -> (F32s, F32s) {
+    let under = a.simd_lt(F32s::splat(EXP_MIN_ARG));
+    let (_, bits, r) = reduce(under.select(F32s::splat(EXP_MIN_ARG), a));
+    let (h, s) = scale(expm1_poly(r), bits);
+    (under.select(F32s::splat(0.0), h), s)
+}
+
+/// `e^a` for `a <= 0` (or NaN): within 1 ulp for normal results, correctly
+/// scaled into the subnormal range, 0 at -inf.
+#[inline(always)]
+pub(crate) fn exp_neg(a: F32s) -> F32s {
+    let (_, bits, r) = reduce(at_least(a, EXP_MIN_ARG));
+    let (h, s) = scale(expm1_poly(r), bits);
+    h * s
+}
+
+/// `e^(hi + lo)` for `hi + lo <= 0` as `(head, scale)`, with `hi` an
+/// exactly known head (for example `-x*x` formed exactly) and `|lo| <= 1`:
+/// the rounding of `hi + lo` never enters, so the result keeps its few-ulp
+/// accuracy when `hi` is large. The head is 0 where the result underflows.
+#[inline(always)]
+pub(crate) fn exp_neg_hi_lo_parts(hi: F32s, lo: F32s) -> (F32s, F32s) {
+    let under = (hi + lo).simd_lt(F32s::splat(EXP_MIN_ARG));
+    let hi = under.select(F32s::splat(EXP_MIN_ARG), hi);
+    let lo = under.select(F32s::splat(0.0), lo);
+    let (n, bits, _) = reduce(hi + lo);
+    // hi - n*LN2_HI is exact (n*LN2_HI is, and the two are close).
+    let r = n.mul_neg_add(F32s::splat(LN2_HI), hi) + lo;
+    let r = n.mul_neg_add(F32s::splat(LN2_LO), r);
+    let (h, s) = scale(expm1_poly(r), bits);
+    (under.select(F32s::splat(0.0), h), s)
+}
+
+/// `e^(hi + lo)`, see [`exp_neg_hi_lo_parts`].
+#[inline(always)]
+pub(crate) fn exp_neg_hi_lo(hi: F32s, lo: F32s) -> F32s {
+    let (h, s) = exp_neg_hi_lo_parts(hi, lo);
+    h * s
+}
+
+/// `e^a - 1` for `a <= 0` (or NaN): within about 1 ulp, relative, so it is
+/// exact to first order near 0; -1 at -inf.
+#[inline(always)]
+pub(crate) fn expm1_neg(a: F32s) -> F32s {
+    let a = at_least(a, EXPM1_MIN_ARG);
+    let (_, bits, r) = reduce(a);
+    // 2^n with n in [-29, 0]: one step is enough.
+    let s = F32s::from_bits((bits - U32s::splat(MAGIC_BITS - 127)) << 23);
+    // s*p is exact (s is a power of two) and s - 1 is exact for n >= -24.
+    expm1_poly(r).mul_add(s, s - F32s::splat(1.0))
+}
+
+/// `ln(1 + z)` for `z` in `[0, 1]` (or NaN), within about 1 ulp relative.
+#[inline(always)]
+pub(crate) fn log1p_unit(z: F32s) -> F32s {
+    let one = F32s::splat(1.0);
+    let w = one + z;
+    // The rounding error of 1 + z, restored below to first order.
+    let c = z - (w - one);
+    let big = w.simd_gt(F32s::splat(core::f32::consts::SQRT_2));
+    let k = big.select(one, F32s::splat(0.0));
+    let m = big.select(F32s::splat(0.5), one);
+    // f = w*m - 1 is exact (w*m in [0.7, 1.42]).
+    let f = w.mul_add(m, -one);
+    let rr = F32s::splat(0.069_716_12)
+        .mul_add(f, F32s::splat(-0.114_797_34))
+        .mul_add(f, F32s::splat(0.116_854_2))
+        .mul_add(f, F32s::splat(-0.124_256_87))
+        .mul_add(f, F32s::splat(0.142_490_58))
+        .mul_add(f, F32s::splat(-0.166_678_02))
+        .mul_add(f, F32s::splat(0.200_007_16))
+        .mul_add(f, F32s::splat(-0.249_999_97))
+        .mul_add(f, F32s::splat(0.333_333_3));
+    let f2 = f * f;
+    // ln(1 + f) = f - (f^2/2 - f^3 R(f)), plus the lost part of 1 + z:
+    // c / w ~ c*m*(1 - f).
+    let corr = (c * m).mul_neg_add(f, c * m);
+    let tail = (f2 * f).mul_add(rr, corr);
+    let lnf = f - f2.mul_add(F32s::splat(0.5), -tail);
+    k.mul_add(F32s::splat(LN2_HI), k.mul_add(F32s::splat(LN2_LO), lnf))
+}
+
+/// The logistic function `1 / (1 + e^-x)` and its complement `1 - s`, both
+/// with full relative accuracy (the complement is formed as `s(-x)`, not by
+/// cancellation). NaN gives NaN; the infinities give 0 and 1.
+#[inline(always)]
+pub(crate) fn sigmoid_pair(x: F32s) -> (F32s, F32s) {
+    let z = exp_neg(neg_abs(x));
+    let one = F32s::splat(1.0);
+    let q = one / (one + z);
+    let zq = z * q;
+    let neg = x.simd_lt(F32s::splat(0.0));
+    (neg.select(zq, q), neg.select(q, zq))
+}
+
+/// The logistic function alone: one division, no complement.
+#[inline(always)]
+pub(crate) fn sigmoid(x: F32s) -> F32s {
+    let z = exp_neg(neg_abs(x));
+    let one = F32s::splat(1.0);
+    let num = x.simd_lt(F32s::splat(0.0)).select(z, one);
+    num / (one + z)
+}
+
+/// `tanh(x)` as `-expm1(-2|x|) / (expm1(-2|x|) + 2)` with the sign of `x`:
+/// relative accuracy everywhere, including near zero.
+#[inline(always)]
+pub(crate) fn tanh(x: F32s) -> F32s {
+    // tanh(9.1) rounds to 1 in f32; the clamp keeps NaN.
+    let a = at_least(neg_abs(x), -9.1);
+    let em = expm1_neg(a + a);
+    let t = em / (F32s::splat(-2.0) - em);
+    with_sign_of(t, x)
+}
+
+/// `m * Phi(-u)`, where `Phi(-u) = P(N(0,1) > u)` is the upper tail of the
+/// standard normal, for `u >= 0` (or NaN). Relative accuracy of a few ulp
+/// wherever the product is normal, even where `Phi(-u)` alone is not:
+/// `t e^(-u^2/2) G(t)` with `t = 1/(1 + u/3)` and `G` a degree-9 fit in `t`
+/// (fit error 5e-9 relative), `u^2` formed exactly so its rounding is
+/// never amplified, and `m` applied before the final power-of-two scale.
+#[inline(always)]
+pub(crate) fn normal_upper_tail_times(u: F32s, m: F32s) -> F32s {
+    // Phi(-20) underflows; the clamp keeps u^2 finite.
+    let u = at_most(u, 20.0);
+    let one = F32s::splat(1.0);
+    let t = one / u.mul_add(F32s::splat(1.0 / 3.0), one);
+    let w = t - F32s::splat(0.590_909_06);
+    let g = F32s::splat(-5.316_982_5e-3)
+        .mul_add(w, F32s::splat(-0.024507472))
+        .mul_add(w, F32s::splat(0.023805398))
+        .mul_add(w, F32s::splat(0.04277199))
+        .mul_add(w, F32s::splat(-0.055802163))
+        .mul_add(w, F32s::splat(-0.08576854))
+        .mul_add(w, F32s::splat(0.100_024_33))
+        .mul_add(w, F32s::splat(0.337_763_98))
+        .mul_add(w, F32s::splat(0.398_249_24))
+        .mul_add(w, F32s::splat(0.276_521_57));
+    let (hi, lo) = square_hi_lo(u);
+    let half = F32s::splat(-0.5);
+    let (h, s) = exp_neg_hi_lo_parts(hi * half, lo * half);
+    (m * t * g * h) * s
+}
+
+/// The standard normal density `e^(-x^2/2) / sqrt(2 pi)`, relative accuracy
+/// of a few ulp for normal results.
+#[inline(always)]
+pub(crate) fn normal_pdf(x: F32s) -> F32s {
+    let (hi, lo) = square_hi_lo(at_least(neg_abs(x), -20.0));
+    let half = F32s::splat(-0.5);
+    exp_neg_hi_lo(hi * half, lo * half) * F32s::splat(0.398_942_3)
+}

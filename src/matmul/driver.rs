@@ -1,0 +1,130 @@
+//! The blocked driver: loops over cache blocks, packs, calls the
+//! micro-kernel and writes each finished tile to C.
+
+use super::blocking::{KC, MC, NC, packed_lens};
+use super::kernel::{MR, NR, Tile, kernel};
+use super::pack::{pack_a, pack_b};
+use super::view::{MatMut, MatRef};
+use crate::simd::{F32s, LANES};
+
+/// Work done on each finished row segment of C, while it is still in L1
+/// (for example a bias and an activation). `col0` is the segment's first
+/// column.
+pub(crate) trait Epilogue {
+    /// Transforms `row`, which holds columns `col0..col0 + row.len()` of
+    /// one row of C.
+    fn apply(&self, row: &mut [f32], col0: usize);
+}
+
+/// No epilogue: plain `gemm`.
+pub(crate) struct Plain;
+
+impl Epilogue for Plain {
+    #[inline(always)]
+    fn apply(&self, _row: &mut [f32], _col0: usize) {}
+}
+
+/// `c = alpha * acc + beta * c` for the `mr x nr` corner of the tile at
+/// `(i0, j0)`; C is not read when `beta == 0`.
+#[inline(always)]
+pub(crate) fn store_tile(
+    acc: &Tile,
+    alpha: f32,
+    beta: f32,
+    c: &mut MatMut,
+    (i0, j0): (usize, usize),
+    (mr, nr): (usize, usize),
+) {
+    let alpha_v = F32s::splat(alpha);
+    let beta_v = F32s::splat(beta);
+    if mr == MR && nr == NR {
+        for (i, acc_row) in acc.iter().enumerate() {
+            let (chunks, _) = c.row_segment(i0 + i, j0, NR).as_chunks_mut::<LANES>();
+            for (dst, &x) in chunks.iter_mut().zip(acc_row) {
+                let v = if beta == 0.0 {
+                    x * alpha_v
+                } else {
+                    F32s::new(*dst).mul_add(beta_v, x * alpha_v)
+                };
+                *dst = v.to_array();
+            }
+        }
+    } else {
+        // Edge tile: go through a stack tile so that only the `mr x nr`
+        // elements inside C are read or written.
+        let mut tile = [[0.0f32; NR]; MR];
+        for (t, acc_row) in tile.iter_mut().zip(acc) {
+            let (chunks, _) = t.as_chunks_mut::<LANES>();
+            for (dst, &x) in chunks.iter_mut().zip(acc_row) {
+                *dst = (x * alpha_v).to_array();
+            }
+        }
+        for (i, t) in tile.iter().enumerate().take(mr) {
+            let row = c.row_segment(i0 + i, j0, nr);
+            for (dst, &x) in row.iter_mut().zip(t) {
+                *dst = if beta == 0.0 {
+                    x
+                } else {
+                    libm::fmaf(beta, *dst, x)
+                };
+            }
+        }
+    }
+}
+
+/// Applies the epilogue to the `mr` rows of the finished tile at `(i0, j0)`.
+#[inline(always)]
+pub(crate) fn finish_tile(
+    epi: &impl Epilogue,
+    c: &mut MatMut,
+    (i0, j0): (usize, usize),
+    (mr, nr): (usize, usize),
+) {
+    for i in 0..mr {
+        epi.apply(c.row_segment(i0 + i, j0, nr), j0);
+    }
+}
+
+/// `C = alpha * A * B + beta * C` on the packed path, for non-empty shapes
+/// with C row-major (`c.cs == 1`) and a workspace of at least
+/// `packed_lens` floats.
+pub(crate) fn gemm_packed(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: &mut MatMut,
+    workspace: &mut [f32],
+    epi: &impl Epilogue,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let (a_len, b_len) = packed_lens(m, n, k);
+    let (a_ws, rest) = workspace.split_at_mut(a_len);
+    let (a_ws, _) = a_ws.as_chunks_mut::<MR>();
+    let (b_ws, _) = rest[..b_len].as_chunks_mut::<NR>();
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let beta = if pc == 0 { beta } else { 1.0 };
+            let last = pc + kc == k;
+            pack_b(&b, pc, kc, jc, nc, b_ws);
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                pack_a(&a, ic, mc, pc, kc, a_ws);
+                for (jr, b_panel) in (0..nc).step_by(NR).zip(b_ws.chunks_exact(kc)) {
+                    let nr = NR.min(nc - jr);
+                    for (ir, a_panel) in (0..mc).step_by(MR).zip(a_ws.chunks_exact(kc)) {
+                        let mr = MR.min(mc - ir);
+                        let acc = kernel(a_panel, b_panel);
+                        let at = (ic + ir, jc + jr);
+                        store_tile(&acc, alpha, beta, c, at, (mr, nr));
+                        if last {
+                            finish_tile(epi, c, at, (mr, nr));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

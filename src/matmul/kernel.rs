@@ -1,0 +1,102 @@
+//! The register-blocked micro-kernel: an `MR x NR` tile of accumulators
+//! updated by `kc` rank-1 updates from packed panels.
+//!
+//! The tile fills the register file and leaves room for the `NV` vectors of
+//! one packed row of B and one broadcast element of A:
+//!
+//! | lanes | registers        | MR x NR | accumulators + B + A |
+//! |-------|------------------|---------|----------------------|
+//! | 16    | 32 zmm (AVX-512) | 14 x 32 | 28 + 2 + 1 = 31      |
+//! | 8     | 16 ymm (AVX2)    | 6 x 16  | 12 + 2 + 1 = 15      |
+//! | 4     | 16 xmm (SSE), 32 (NEON) | 6 x 8 | 12 + 2 + 1 = 15 |
+//! | 4 (scalar fallback, e.g. Cortex-M) | 32 s-registers | 4 x 4 | 16 + 4 + 1 |
+//!
+//! Each step broadcasts one element of A and does `NV` multiply-adds.
+//! `F32s::mul_add` is a fused multiply-add only where the `fma` target
+//! feature is enabled; elsewhere it rounds twice.
+
+use crate::simd::{F32s, LANES};
+
+#[cfg(target_feature = "avx512f")]
+mod dims {
+    pub(crate) const MR: usize = 14;
+    pub(crate) const NV: usize = 2;
+}
+
+#[cfg(all(
+    not(target_feature = "avx512f"),
+    any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_feature = "simd128"
+    )
+))]
+mod dims {
+    pub(crate) const MR: usize = 6;
+    pub(crate) const NV: usize = 2;
+}
+
+#[cfg(not(any(
+    target_arch = "x86",
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_feature = "simd128"
+)))]
+mod dims {
+    pub(crate) const MR: usize = 4;
+    pub(crate) const NV: usize = 1;
+}
+
+pub(crate) use dims::{MR, NV};
+
+/// Columns in a tile: `NV` vectors.
+pub(crate) const NR: usize = NV * LANES;
+
+/// The accumulator tile: `MR` rows of `NV` vectors.
+pub(crate) type Tile = [[F32s; NV]; MR];
+
+/// Loads one row of B (`NR` floats, from a slice of exactly that length) as
+/// `NV` vectors.
+#[inline(always)]
+pub(crate) fn load_row(row: &[f32]) -> [F32s; NV] {
+    debug_assert_eq!(row.len(), NR);
+    let (chunks, _) = row.as_chunks::<LANES>();
+    core::array::from_fn(|v| F32s::new(chunks[v]))
+}
+
+/// `acc[i] += a[i] * b` for the `MR` rows (`a` holds exactly `MR` values):
+/// one rank-1 update of the tile.
+#[inline(always)]
+pub(crate) fn rank1(acc: &mut Tile, a: &[f32], b: &[F32s; NV]) {
+    debug_assert_eq!(a.len(), MR);
+    for (acc_row, &ai) in acc.iter_mut().zip(a) {
+        let ai = F32s::splat(ai);
+        for (x, &bv) in acc_row.iter_mut().zip(b) {
+            *x = ai.mul_add(bv, *x);
+        }
+    }
+}
+
+/// The product of a packed `MR x kc` panel of A (`kc` columns of `MR`) and a
+/// packed `kc x NR` panel of B (`kc` rows of `NR`).
+#[inline(always)]
+pub(crate) fn kernel(a: &[[f32; MR]], b: &[[f32; NR]]) -> Tile {
+    let mut acc = [[F32s::ZERO; NV]; MR];
+    for (ap, bp) in a.iter().zip(b) {
+        rank1(&mut acc, ap, &load_row(bp));
+    }
+    acc
+}
+
+/// The product of a packed `MR x kc` panel of A and `kc` rows of B read in
+/// place: row `p` is the first `NR` floats of the `p`-th `rs`-long chunk of
+/// `b`.
+#[inline(always)]
+pub(crate) fn kernel_strided(a: &[[f32; MR]], b: &[f32], rs: usize) -> Tile {
+    let mut acc = [[F32s::ZERO; NV]; MR];
+    for (p, ap) in a.iter().enumerate() {
+        rank1(&mut acc, ap, &load_row(&b[p * rs..][..NR]));
+    }
+    acc
+}
