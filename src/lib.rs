@@ -5,27 +5,116 @@
 //!
 //! The core is `#![no_std]` and never allocates: every kernel works on slices
 //! the caller owns, and every scratch buffer is sized by a companion function
-//! and passed in. A thin `std` feature adds a trainer on top.
+//! ([`matmul::gemm_workspace_len`], [`Optimizer::state_len`],
+//! [`Dropout::mask_len`], the [`nn::Mlp`] layout) and passed in. The `std`
+//! feature adds [`train`], the only module that owns memory.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`matmul`] | `C = alpha*A*B + beta*C` over strided views, and the fused dense-layer epilogue |
+//! | [`activation`] | [`Activation`]: forward, fused backward, softmax |
+//! | [`loss`] | softmax cross-entropy, MSE, BCE with logits: value and gradient in one pass |
+//! | [`dropout`] | inverted dropout with a bit-packed mask |
+//! | [`init`] | Glorot/Xavier and He/Kaiming, uniform and normal, torch's gains |
+//! | [`rng`] | the vectorised generator behind dropout and init |
+//! | [`optim`] | fused steps of SGD, Adagrad, Adadelta, Adam(W), Adamax, NAdam, RAdam, RMSprop, Lion |
+//! | [`schedule`] | learning-rate schedules in torch's closed forms |
+//! | [`clip`] | gradient clipping by global norm and by value |
+//! | [`nn`] | a multilayer perceptron laid out in caller buffers |
+//! | [`reference`](mod@reference) | plain scalar oracles for every kernel |
+//!
+//! ## Example
+//!
+//! One training step of a dense softmax classifier, kernel by kernel (the
+//! [`nn`] module composes the same calls for whole networks):
+//!
+//! ```
+//! use microprop::matmul::{gemm, gemm_workspace_len};
+//! use microprop::{loss, Adam, MatMut, MatRef, Optimizer};
+//!
+//! let (batch, inputs, classes) = (2, 3, 4);
+//! let x = [0.5, -1.0, 2.0, 1.5, 0.25, -0.5]; // (batch, inputs)
+//! let labels = [3, 1];
+//! let mut w = [0.1f32; 4 * 3]; // (classes, inputs), as torch.nn.Linear
+//! let mut logits = [0.0f32; 2 * 4];
+//! let mut grad_logits = [0.0f32; 2 * 4];
+//! let mut grad_w = [0.0f32; 4 * 3];
+//! let mut workspace = vec![0.0; gemm_workspace_len(batch, classes, inputs)];
+//!
+//! // logits = X * W^T
+//! let xm = MatRef::new(&x, batch, inputs)?;
+//! gemm(1.0, xm, MatRef::new(&w, classes, inputs)?.t(), 0.0,
+//!      MatMut::new(&mut logits, batch, classes)?, &mut workspace)?;
+//! let before = loss::softmax_cross_entropy(&logits, &labels, classes, &mut grad_logits)?;
+//! // dW = dLogits^T * X
+//! gemm(1.0, MatRef::new(&grad_logits, batch, classes)?.t(), xm, 0.0,
+//!      MatMut::new(&mut grad_w, classes, inputs)?, &mut workspace)?;
+//! let adam = Adam { lr: 0.1, ..Adam::default() };
+//! let mut state = vec![0.0; adam.state_len(w.len())];
+//! adam.step(1, &mut w, &grad_w, &mut state)?;
+//!
+//! gemm(1.0, xm, MatRef::new(&w, classes, inputs)?.t(), 0.0,
+//!      MatMut::new(&mut logits, batch, classes)?, &mut workspace)?;
+//! let after = loss::softmax_cross_entropy(&logits, &labels, classes, &mut grad_logits)?;
+//! assert!(after < before);
+//! # Ok::<(), microprop::Error>(())
+//! ```
+//!
+//! ## Data layout conventions
+//!
+//! - Matrices are row-major: element `(i, j)` of a view with row stride `rs`
+//!   is `data[i * rs + j]`; `.t()` swaps the roles of rows and columns
+//!   without moving data. A batch is a `(batch, features)` matrix, and a
+//!   dense layer's weights are `(outputs, inputs)`, as in `torch.nn.Linear`.
+//! - Element-wise kernels take equal-length slices; `*_in_place` variants
+//!   overwrite their input; a `backward` computes `grad_in = grad_out * f'`
+//!   and says which of `x` and `y` it reads.
+//! - Optimizer state is a flat `f32` buffer of [`Optimizer::state_len`]
+//!   elements; all zeros is a fresh optimizer, and the step count `t` starts
+//!   at 1.
+//! - Dropout masks pack one bit per element: bit `i % 32` of word `i / 32`,
+//!   1 = kept.
 //!
 //! ## Errors
 //!
-//! Every fallible function returns [`Result`]. A wrong length, shape or
-//! hyperparameter is an [`Error`] that names the argument and the sizes; no
-//! public function panics on any input.
+//! Every fallible function returns [`Result`]. A wrong length, shape,
+//! stride or hyperparameter is an [`Error`] that names the argument and the
+//! sizes or value; no public function panics on any input.
 //!
 //! ## SIMD and target features
 //!
 //! The lane width is chosen when the crate is compiled ([`SIMD_BACKEND`] says
-//! which): 16 lanes with `avx512f`, 8 with `avx`, 4 otherwise. On x86 desktops
-//! build with `RUSTFLAGS="-C target-cpu=native"` to use every extension of
-//! the CPU.
+//! which): 16 lanes with `avx512f`, 8 with `avx`, 4 otherwise (SSE2, NEON,
+//! wasm `simd128`, and portable scalar code on microcontrollers). On x86
+//! desktops build with `RUSTFLAGS="-C target-cpu=native"` to use every
+//! extension of the CPU; without it x86-64 runs the SSE2 kernels.
+//!
+//! ## Precision
+//!
+//! Each kernel documents its error bound in a `# Precision` section:
+//! element-wise functions against an f64 oracle (in ULP, or absolute near
+//! zero), [`matmul::gemm`] with a bound that grows with `k`, and the
+//! optimizers against PyTorch's float32 trajectories. Scalar coefficients
+//! that PyTorch computes in f64 (bias corrections, `lr / bc1`) are computed in
+//! f64 and rounded once. NaN and infinities propagate.
 //!
 //! ## Crate features
 //!
-//! - `std` (default): the trainer layer. Without it the crate is `no_std` and
-//!   builds for `thumbv6m-none-eabi` and `thumbv7em-none-eabihf`.
-//! - `parallel` (implies `std`, uses rayon): `matmul::gemm_parallel`, a
-//!   multi-threaded matrix multiply; everything else stays single-threaded.
+//! - `std` (default): [`train`] (the MNIST loader and batching) and
+//!   `wide/std`. Without it the crate is `no_std`, never allocates, and builds
+//!   for `thumbv6m-none-eabi` and `thumbv7em-none-eabihf`.
+//! - `parallel`: `matmul::gemm_parallel`, which splits a product over
+//!   rayon's threads.
+//!
+//! ## Reproducibility
+//!
+//! Randomness comes from the caller's [`rand_core::Rng`]; nothing is global.
+//! For a given seed, weights and dropout masks are bit-identical on every
+//! lane width and target, because [`rng`] draws in element order.
+//!
+//! ## MSRV
+//!
+//! Rust 1.89.
 #![no_std]
 
 #[cfg(any(test, feature = "std"))]
