@@ -36,7 +36,7 @@ mod lanes {
     pub(crate) const LANES: usize = 4;
 }
 
-pub(crate) use lanes::{F32s, LANES};
+pub(crate) use lanes::{F32s, I32s, LANES, U32s};
 
 /// The instruction set the kernels were compiled for, and the lane width.
 ///
