@@ -35,7 +35,7 @@ use crate::simd::{F32s, map_in_place};
 /// [`Error::NonFinite`] if a gradient is infinite or NaN, in which case no
 /// gradient is modified (torch would silently fill them with NaN).
 pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
-    if !(max_norm >= 0.0) {
+    if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::InvalidParameter {
             arg: "max_norm",
             value: f64::from(max_norm),
@@ -78,7 +78,7 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
 ///
 /// [`Error::InvalidParameter`] if `clip_value` is negative or NaN.
 pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f32) -> Result<()> {
-    if !(clip_value >= 0.0) {
+    if clip_value.is_nan() || clip_value < 0.0 {
         return Err(Error::InvalidParameter {
             arg: "clip_value",
             value: f64::from(clip_value),

@@ -39,7 +39,7 @@ impl Problem {
 
     fn grads(&self, t: usize, p: &[f32], g: &mut [f32]) {
         for i in 0..p.len() {
-            g[i] = if i % 7 == 3 || (i + t) % 11 == 0 {
+            g[i] = if i % 7 == 3 || (i + t).is_multiple_of(11) {
                 0.0
             } else {
                 let w = 1.0 + W[(3 * i + 5 * t) % 16] / 4.0;

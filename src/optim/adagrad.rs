@@ -84,7 +84,7 @@ impl Optimizer for Adagrad {
         let update = move |p: &mut F32s, g: F32s, s: &mut F32s, prev: F32s| {
             let g = l2(sign, wd, *p, g);
             *s = fma(g, g, prev);
-            *p = *p + neg_clr * g / (s.sqrt() + eps);
+            *p += neg_clr * g / (s.sqrt() + eps);
         };
         if t == 1 {
             let init = splat(self.initial_accumulator_value);
@@ -244,7 +244,7 @@ impl Optimizer for RmsProp {
             *gbar = lerp.apply(*gbar, g);
             fma(-*gbar, *gbar, v).sqrt() + eps
         };
-        let plain = move |p: &mut F32s, g: F32s, a: F32s| *p = *p + neg_lr * g / a;
+        let plain = move |p: &mut F32s, g: F32s, a: F32s| *p += neg_lr * g / a;
         let with_momentum = move |p: &mut F32s, g: F32s, a: F32s, b: &mut F32s| {
             *b = *b * mom + g / a;
             *p = fma(*b, neg_lr, *p);

@@ -45,7 +45,7 @@ impl Decay {
     fn apply(self, p: &mut F32s, g: F32s) -> F32s {
         let g = g * self.sign;
         if let Some(f) = self.decoupled {
-            *p = *p * f;
+            *p *= f;
         }
         match self.l2 {
             Some(wd) => fma(*p, wd, g),
@@ -124,7 +124,11 @@ impl Optimizer for Adam {
         let lerp = Lerp::new(1.0 - b1);
         let beta2 = splat(b2);
         let one_minus_beta2 = splat(1.0 - b2);
-        let bc2_sqrt = splat(libm::sqrt(bias_correction(b2, t)));
+        // Once sqrt(1 - beta2^t) rounds to 1 in f32 (t > ~17k with the
+        // default beta2) the division by it is exact and is skipped.
+        let bc2_sqrt = libm::sqrt(bias_correction(b2, t)) as f32;
+        let divide = bc2_sqrt != 1.0;
+        let bc2_sqrt = F32s::splat(bc2_sqrt);
         let eps = splat(self.eps);
         let neg_step = splat(-(self.lr / bias_correction(b1, t)));
         let moments = move |p: &mut F32s, g: F32s, m: &mut F32s, v: &mut F32s| {
@@ -133,8 +137,9 @@ impl Optimizer for Adam {
             *v = fma(one_minus_beta2 * g, g, *v * beta2);
         };
         let update = move |p: &mut F32s, m: F32s, v: F32s| {
-            let denom = v.sqrt() / bc2_sqrt + eps;
-            *p = *p + neg_step * m / denom;
+            let root = v.sqrt();
+            let denom = if divide { root / bc2_sqrt } else { root } + eps;
+            *p += neg_step * m / denom;
         };
         if self.amsgrad {
             fused::<3>(params, grads, state, |p, g, [m, v, vmax]| {
@@ -266,7 +271,7 @@ impl Optimizer for Adamax {
             let g = decay.apply(p, g);
             *m = lerp.apply(*m, g);
             *u = max_nan(*u * beta2, g.abs() + eps);
-            *p = *p + neg_clr * *m / *u;
+            *p += neg_clr * *m / *u;
         });
         Ok(())
     }
@@ -355,8 +360,8 @@ impl Optimizer for NAdam {
             *m = lerp.apply(*m, g);
             *v = fma(one_minus_beta2 * g, g, *v * beta2);
             let denom = (*v / bc2).sqrt() + eps;
-            *p = *p + c_grad * g / denom;
-            *p = *p + c_avg * *m / denom;
+            *p += c_grad * g / denom;
+            *p += c_avg * *m / denom;
         });
         Ok(())
     }
@@ -447,12 +452,12 @@ impl Optimizer for RAdam {
             fused::<2>(params, grads, state, |p, g, [m, v]| {
                 let step = moments(p, g, m, v);
                 let adaptive = one / (v.sqrt() + eps) * bc2_sqrt;
-                *p = *p - step * adaptive * rect;
+                *p -= step * adaptive * rect;
             });
         } else {
             fused::<2>(params, grads, state, |p, g, [m, v]| {
                 let step = moments(p, g, m, v);
-                *p = *p - step;
+                *p -= step;
             });
         }
         Ok(())

@@ -65,7 +65,7 @@ impl Optimizer for Lion {
             let s = c.simd_ne(c).select(c, s);
             let u = s + wd * *p;
             *m = c2 * g + b2 * *m;
-            *p = *p + u * neg_lr;
+            *p += u * neg_lr;
         });
         Ok(())
     }
