@@ -128,14 +128,14 @@ mod tests {
             let x: std::vec::Vec<f32> = (0..n).map(|i| i as f32).collect();
             let mut y = std::vec![f32::NAN; n + 1];
             map(&x, &mut y[..n], 0.0, |v| v + F32s::splat(1.0));
-            for i in 0..n {
-                assert_eq!(y[i], i as f32 + 1.0);
+            for (i, &v) in y[..n].iter().enumerate() {
+                assert_eq!(v, i as f32 + 1.0);
             }
             assert!(y[n].is_nan());
             let mut z = x.clone();
             map_in_place(&mut z, 0.0, |v| v * F32s::splat(2.0));
-            for i in 0..n {
-                assert_eq!(z[i], 2.0 * i as f32);
+            for (i, &v) in z.iter().enumerate() {
+                assert_eq!(v, 2.0 * i as f32);
             }
         }
     }

@@ -65,7 +65,7 @@ pub(crate) fn store_tile(
                 *dst = if beta == 0.0 {
                     x
                 } else {
-                    beta.mul_add(*dst, x)
+                    libm::fmaf(beta, *dst, x)
                 };
             }
         }

@@ -1,0 +1,476 @@
+//! A multilayer perceptron laid out in buffers the caller owns.
+//!
+//! [`Mlp`] describes the network (the input size and a caller slice of
+//! [`LayerSpec`]s: units, activation, dropout probability) and computes how
+//! much memory each part of training needs. The caller passes slices of
+//! exactly those sizes (static arrays on a microcontroller, `Vec`s on a
+//! desktop) and drives training with [`Mlp::init`], [`Mlp::forward`],
+//! [`Mlp::backward`] and [`Mlp::step`]. Nothing here allocates, and every
+//! size mismatch is an [`Error`](crate::Error).
+//!
+//! # Memory layout
+//!
+//! | buffer | element | length | contents |
+//! |---|---|---|---|
+//! | parameters | `f32` | [`Mlp::param_len`] | the weights of every layer, `(units, inputs)` row-major as in `torch.nn.Linear`, then the biases of every layer |
+//! | gradients | `f32` | [`Mlp::param_len`] | same layout as the parameters |
+//! | optimizer state | `f32` | [`Mlp::state_len`] | the weight optimizer's state, then the bias optimizer's |
+//! | activations | `f32` | [`Mlp::activations_len`] | per layer: pre-activation, activation, dropout output (only when `dropout > 0`); then two gradient buffers |
+//! | dropout masks | `u32` | [`Mlp::mask_len`] | one bit per dropped-out element, per layer with `dropout > 0` |
+//! | gemm workspace | `f32` | [`Mlp::workspace_len`] | packing scratch of [`gemm`](crate::matmul::gemm) |
+//!
+//! Inputs and outputs are row-major `(batch, features)` matrices. Inference
+//! ([`Mlp::infer`]) needs only the parameters, two buffers of
+//! [`Mlp::infer_len`] floats each and the gemm workspace.
+//!
+//! # The three products
+//!
+//! With `X` the `(batch, in)` input of a layer and `W` its `(out, in)`
+//! weights, the forward pass is `Y = act(X * W^T + b)` (one fused
+//! [`gemm_bias_activation`](crate::matmul::gemm_bias_activation)); the
+//! backward pass turns the gradient `dY` into `dZ = dY * act'(Z)`, then
+//! `dW = dZ^T * X`, `db` = column sums of `dZ`, and `dX = dZ * W`.
+//!
+//! # Example
+//!
+//! XOR with a 2-4-1 network, everything on the stack:
+//!
+//! ```
+//! use microprop::nn::{Init, LayerSpec, Mlp};
+//! use microprop::optim::Sgd;
+//! use microprop::{Activation, loss};
+//! use rand_core::SeedableRng;
+//!
+//! const LAYERS: [LayerSpec; 2] = [
+//!     LayerSpec::new(4, Activation::Tanh),
+//!     LayerSpec::new(1, Activation::Identity),
+//! ];
+//! const NET: Mlp<'static> = match Mlp::new(2, &LAYERS) {
+//!     Ok(net) => net,
+//!     Err(_) => panic!("invalid network"),
+//! };
+//! const BATCH: usize = 4;
+//! let mut params = [0.0f32; NET.param_len()];
+//! let mut grads = [0.0f32; NET.param_len()];
+//! let mut acts = [0.0f32; NET.activations_len(BATCH)];
+//! let mut masks = [0u32; NET.mask_len(BATCH)]; // empty: no dropout here
+//! let mut workspace = [0.0f32; 256]; // gemm packing scratch, more than enough here
+//! let workspace = &mut workspace[..NET.workspace_len(BATCH)];
+//!
+//! let opt = Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() };
+//! let mut state = [0.0f32; 64];
+//! let state = &mut state[..NET.state_len(&opt, &opt)];
+//!
+//! let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+//! let target = [0.0, 1.0, 1.0, 0.0];
+//! let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(7);
+//! NET.init(&mut params, &mut rng, Init::GlorotUniform)?;
+//! let mut grad_out = [0.0f32; BATCH];
+//! for t in 1..=500 {
+//!     let out = NET.forward(&params, &x, BATCH, &mut acts, &mut masks, workspace, &mut rng)?;
+//!     loss::bce_with_logits(out, &target, &mut grad_out)?;
+//!     NET.backward(&params, &x, BATCH, &mut acts, &masks, &grad_out, &mut grads, workspace)?;
+//!     NET.step(t, &mut params, &grads, state, &opt, &opt)?;
+//! }
+//! let (mut ping, mut pong) = ([0.0f32; NET.infer_len(BATCH)], [0.0f32; NET.infer_len(BATCH)]);
+//! let logits = NET.infer(&params, &x, BATCH, &mut ping, &mut pong, workspace)?;
+//! for (z, t) in logits.iter().zip(target) {
+//!     assert_eq!(*z > 0.0, t > 0.5);
+//! }
+//! # Ok::<(), microprop::Error>(())
+//! ```
+
+mod pass;
+
+use crate::error::{Error, Result, check_len};
+use crate::matmul::gemm_workspace_len;
+use crate::optim::Optimizer;
+use crate::{Activation, init};
+
+use rand_core::Rng;
+
+/// One dense layer: `units` outputs, an activation, and the probability of
+/// dropping each output in training (0 for none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerSpec {
+    /// Number of outputs (neurons) of the layer; at least 1.
+    pub units: usize,
+    /// Applied to `X * W^T + b`.
+    pub activation: Activation,
+    /// Inverted dropout on the layer's output in training, in `[0, 1)`.
+    pub dropout: f32,
+}
+
+impl LayerSpec {
+    /// A layer without dropout.
+    pub const fn new(units: usize, activation: Activation) -> Self {
+        Self {
+            units,
+            activation,
+            dropout: 0.0,
+        }
+    }
+
+    /// The same layer with dropout probability `p` in training.
+    pub const fn with_dropout(self, p: f32) -> Self {
+        Self { dropout: p, ..self }
+    }
+}
+
+/// How [`Mlp::init`] draws the weights; biases start at zero.
+///
+/// Each scheme uses the gain that [`init::gain`] recommends for the layer's
+/// activation, as `torch.nn.init` does with `calculate_gain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// Uniform with bound `gain * sqrt(6 / (fan_in + fan_out))`.
+    GlorotUniform,
+    /// Normal with standard deviation `gain * sqrt(2 / (fan_in + fan_out))`.
+    GlorotNormal,
+    /// Uniform with bound `gain * sqrt(3 / fan_in)`.
+    HeUniform,
+    /// Normal with standard deviation `gain / sqrt(fan_in)`.
+    HeNormal,
+}
+
+/// A multilayer perceptron: an input size and a slice of layers.
+///
+/// The description is `Copy` and borrows the layer slice, so a `const`
+/// network can size `static` arrays at compile time (see the module
+/// example). All length functions are exact: buffers must have precisely
+/// those lengths. A length that would overflow `usize` saturates to
+/// `usize::MAX`, which no buffer can match, so the calls report an error.
+#[derive(Clone, Copy, Debug)]
+pub struct Mlp<'a> {
+    input: usize,
+    layers: &'a [LayerSpec],
+}
+
+/// `a * b + c`, saturating at `usize::MAX`.
+const fn mul_add(a: usize, b: usize, c: usize) -> usize {
+    a.saturating_mul(b).saturating_add(c)
+}
+
+impl<'a> Mlp<'a> {
+    /// Checks and wraps a network description.
+    ///
+    /// Fails if `input` is 0, `layers` is empty, a layer has 0 units or its
+    /// dropout probability is not in `[0, 1)`, or the parameter count
+    /// overflows `usize`.
+    pub const fn new(input: usize, layers: &'a [LayerSpec]) -> Result<Self> {
+        if input == 0 {
+            return Err(Error::InvalidParameter {
+                arg: "input",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        if layers.is_empty() {
+            return Err(Error::InvalidParameter {
+                arg: "layers",
+                value: 0.0,
+                expected: "at least one layer",
+            });
+        }
+        let mut i = 0;
+        while i < layers.len() {
+            let l = &layers[i];
+            if l.units == 0 {
+                return Err(Error::InvalidParameter {
+                    arg: "layers[_].units",
+                    value: 0.0,
+                    expected: "at least 1",
+                });
+            }
+            if !(l.dropout >= 0.0 && l.dropout < 1.0) {
+                return Err(Error::InvalidParameter {
+                    arg: "layers[_].dropout",
+                    value: l.dropout as f64,
+                    expected: "in [0, 1)",
+                });
+            }
+            i += 1;
+        }
+        let net = Self { input, layers };
+        if net.param_len() == usize::MAX {
+            return Err(Error::SizeOverflow { arg: "layers" });
+        }
+        Ok(net)
+    }
+
+    /// Number of input features.
+    pub const fn input(&self) -> usize {
+        self.input
+    }
+
+    /// Number of outputs of the last layer.
+    pub const fn output(&self) -> usize {
+        self.layers[self.layers.len() - 1].units
+    }
+
+    /// The layers, first to last.
+    pub const fn layers(&self) -> &'a [LayerSpec] {
+        self.layers
+    }
+
+    /// Number of inputs of layer `l` (the previous layer's units).
+    const fn fan_in(&self, l: usize) -> usize {
+        if l == 0 {
+            self.input
+        } else {
+            self.layers[l - 1].units
+        }
+    }
+
+    /// The widest layer.
+    const fn max_units(&self) -> usize {
+        let mut max = 0;
+        let mut i = 0;
+        while i < self.layers.len() {
+            if self.layers[i].units > max {
+                max = self.layers[i].units;
+            }
+            i += 1;
+        }
+        max
+    }
+
+    /// Number of `f32` in the parameters (and in the gradients): for each
+    /// layer, `units * inputs` weights and `units` biases.
+    pub const fn param_len(&self) -> usize {
+        self.weight_len().saturating_add(self.bias_len())
+    }
+
+    /// Number of weights of all layers: the parameters start with them, and
+    /// the biases of all layers follow.
+    pub const fn weight_len(&self) -> usize {
+        let mut n = 0;
+        let mut l = 0;
+        while l < self.layers.len() {
+            n = mul_add(self.layers[l].units, self.fan_in(l), n);
+            l += 1;
+        }
+        n
+    }
+
+    /// Number of biases of all layers.
+    const fn bias_len(&self) -> usize {
+        let mut n = 0usize;
+        let mut l = 0;
+        while l < self.layers.len() {
+            n = n.saturating_add(self.layers[l].units);
+            l += 1;
+        }
+        n
+    }
+
+    /// Number of `f32` of optimizer state: the weight optimizer's state for
+    /// all weights, then the bias optimizer's for all biases (see
+    /// [`Mlp::step`]).
+    pub fn state_len<W, B>(&self, weights: &W, biases: &B) -> usize
+    where
+        W: Optimizer + ?Sized,
+        B: Optimizer + ?Sized,
+    {
+        weights
+            .state_len(self.weight_len())
+            .saturating_add(biases.state_len(self.bias_len()))
+    }
+
+    /// Number of `f32` that [`Mlp::forward`] and [`Mlp::backward`] need for
+    /// a batch: per layer the pre-activations and activations (and the
+    /// dropout output when `dropout > 0`), plus two gradient buffers of the
+    /// widest layer.
+    pub const fn activations_len(&self, batch: usize) -> usize {
+        let mut n = 0;
+        let mut l = 0;
+        while l < self.layers.len() {
+            n = mul_add(self.slots(l), batch.saturating_mul(self.layers[l].units), n);
+            l += 1;
+        }
+        mul_add(2, batch.saturating_mul(self.max_units()), n)
+    }
+
+    /// Number of `u32` words of dropout masks for a batch: one bit per
+    /// output of every layer with `dropout > 0`.
+    pub const fn mask_len(&self, batch: usize) -> usize {
+        let mut n = 0usize;
+        let mut l = 0;
+        while l < self.layers.len() {
+            if self.layers[l].dropout > 0.0 {
+                // Bit i % 32 of word i / 32 is element i, as in `Dropout`.
+                n = n.saturating_add(batch.saturating_mul(self.layers[l].units).div_ceil(32));
+            }
+            l += 1;
+        }
+        n
+    }
+
+    /// Number of `f32` of gemm workspace for a batch: the largest that any
+    /// of the forward and backward products needs.
+    pub fn workspace_len(&self, batch: usize) -> usize {
+        (0..self.layers.len())
+            .map(|l| {
+                let (out, inp) = (self.layers[l].units, self.fan_in(l));
+                gemm_workspace_len(batch, out, inp)
+                    .max(gemm_workspace_len(out, inp, batch))
+                    .max(gemm_workspace_len(batch, inp, out))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Number of `f32` in each of the two ping-pong buffers of
+    /// [`Mlp::infer`]: one batch of the widest layer's outputs.
+    pub const fn infer_len(&self, batch: usize) -> usize {
+        batch.saturating_mul(self.max_units())
+    }
+
+    /// Buffers per element of layer `l`'s output: pre-activation and
+    /// activation, plus the dropout output if it has dropout.
+    const fn slots(&self, l: usize) -> usize {
+        if self.layers[l].dropout > 0.0 { 3 } else { 2 }
+    }
+
+    /// Offsets of layer `l`'s weights and of its biases in the parameters.
+    fn param_offsets(&self, l: usize) -> (usize, usize) {
+        let w: usize = (0..l).map(|i| self.layers[i].units * self.fan_in(i)).sum();
+        let b: usize = (0..l).map(|i| self.layers[i].units).sum();
+        (w, self.weight_len() + b)
+    }
+
+    /// Layer `l`'s weights `(units, inputs)` and biases in `params` (or in
+    /// the gradients, which have the same layout).
+    ///
+    /// Fails if `params` does not have [`Mlp::param_len`] elements or `l` is
+    /// not a layer.
+    pub fn layer<'p>(&self, params: &'p [f32], l: usize) -> Result<(&'p [f32], &'p [f32])> {
+        self.check_layer(params.len(), l)?;
+        let (w, b) = self.param_offsets(l);
+        let units = self.layers[l].units;
+        Ok((&params[w..][..units * self.fan_in(l)], &params[b..][..units]))
+    }
+
+    /// Layer `l`'s weights and biases in `params`, writable (for a custom
+    /// initialisation or loading trained values).
+    ///
+    /// Fails as [`Mlp::layer`] does.
+    pub fn layer_mut<'p>(
+        &self,
+        params: &'p mut [f32],
+        l: usize,
+    ) -> Result<(&'p mut [f32], &'p mut [f32])> {
+        self.check_layer(params.len(), l)?;
+        let (w, b) = self.param_offsets(l);
+        let units = self.layers[l].units;
+        let (weights, biases) = params.split_at_mut(self.weight_len());
+        Ok((
+            &mut weights[w..][..units * self.fan_in(l)],
+            &mut biases[b - self.weight_len()..][..units],
+        ))
+    }
+
+    fn check_layer(&self, params_len: usize, l: usize) -> Result<()> {
+        check_len("params", params_len, self.param_len())?;
+        if l >= self.layers.len() {
+            return Err(Error::IndexOutOfRange {
+                arg: "l",
+                position: 0,
+                index: l,
+                bound: self.layers.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Initialises the parameters: weights by `scheme` with the gain of each
+    /// layer's activation, biases to zero. Draws from `rng` layer by layer,
+    /// in storage order, so a seed gives the same network on every target.
+    pub fn init<R: Rng + ?Sized>(&self, params: &mut [f32], rng: &mut R, scheme: Init) -> Result<()> {
+        check_len("params", params.len(), self.param_len())?;
+        for (l, spec) in self.layers.iter().enumerate() {
+            let (w, b) = self.layer_mut(params, l)?;
+            let (fan_in, fan_out) = (self.fan_in(l), spec.units);
+            let gain = gain(spec.activation);
+            match scheme {
+                Init::GlorotUniform => init::glorot_uniform(rng, w, fan_in, fan_out, gain)?,
+                Init::GlorotNormal => init::glorot_normal(rng, w, fan_in, fan_out, gain)?,
+                Init::HeUniform => init::he_uniform(rng, w, fan_in, gain)?,
+                Init::HeNormal => init::he_normal(rng, w, fan_in, gain)?,
+            }
+            b.fill(0.0);
+        }
+        Ok(())
+    }
+
+    /// Applies one optimizer step: `weights` to the weights of all layers
+    /// and `biases` to the biases (for example the same optimizer without
+    /// weight decay). `t` counts steps from 1, and a zeroed `state` starts
+    /// both optimizers fresh.
+    ///
+    /// The weights of all layers are contiguous and so are the biases, so a
+    /// step is two optimizer calls whatever the depth. Every optimizer in
+    /// [`optim`](crate::optim) works element by element, so this is
+    /// identical to stepping each tensor on its own.
+    ///
+    /// Fails if `params` or `grads` do not have [`Mlp::param_len`]
+    /// elements, `state` does not have [`Mlp::state_len`] elements, or an
+    /// optimizer rejects its configuration.
+    pub fn step<W, B>(
+        &self,
+        t: u64,
+        params: &mut [f32],
+        grads: &[f32],
+        state: &mut [f32],
+        weights: &W,
+        biases: &B,
+    ) -> Result<()>
+    where
+        W: Optimizer + ?Sized,
+        B: Optimizer + ?Sized,
+    {
+        check_len("params", params.len(), self.param_len())?;
+        check_len("grads", grads.len(), self.param_len())?;
+        check_len("state", state.len(), self.state_len(weights, biases))?;
+        let n = self.weight_len();
+        let (pw, pb) = params.split_at_mut(n);
+        let (gw, gb) = grads.split_at(n);
+        let (sw, sb) = state.split_at_mut(weights.state_len(n));
+        weights.step(t, pw, gw, sw)?;
+        biases.step(t, pb, gb, sb)
+    }
+
+    /// Writes the L2 norm of each layer's gradient (weights and biases
+    /// together) into `norms`, first layer first: a vanishing or exploding
+    /// layer shows up here before it shows in the loss.
+    ///
+    /// Fails if `grads` does not have [`Mlp::param_len`] elements or `norms`
+    /// does not have one element per layer.
+    ///
+    /// # Precision
+    ///
+    /// The squares are summed in `f32`; the relative error is at most about
+    /// `n * f32::EPSILON` for a layer of `n` parameters.
+    pub fn grad_norms(&self, grads: &[f32], norms: &mut [f32]) -> Result<()> {
+        check_len("grads", grads.len(), self.param_len())?;
+        check_len("norms", norms.len(), self.layers.len())?;
+        let squares = |v: &[f32]| v.iter().map(|g| g * g).sum::<f32>();
+        for (l, norm) in norms.iter_mut().enumerate() {
+            let (w, b) = self.layer(grads, l)?;
+            *norm = libm::sqrtf(squares(w) + squares(b));
+        }
+        Ok(())
+    }
+}
+
+/// The gain `torch.nn.init.calculate_gain` recommends for an activation:
+/// sqrt(2) for ReLU, sqrt(2 / (1 + slope^2)) for leaky ReLU, 5/3 for tanh,
+/// and 1 for the rest.
+fn gain(activation: Activation) -> f32 {
+    match activation {
+        Activation::Relu => core::f32::consts::SQRT_2,
+        Activation::LeakyRelu(slope) => libm::sqrtf(2.0 / (1.0 + slope * slope)),
+        Activation::Tanh => 5.0 / 3.0,
+        _ => 1.0,
+    }
+}

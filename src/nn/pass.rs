@@ -1,0 +1,239 @@
+//! The forward, backward and inference passes of [`Mlp`].
+
+use super::Mlp;
+use crate::dropout::Dropout;
+use crate::error::{Result, check_capacity, check_len};
+use crate::matmul::gemm;
+use crate::{Activation, MatMut, MatRef};
+use rand_core::Rng;
+
+impl Mlp<'_> {
+    /// Checks the arguments every pass shares.
+    fn check_pass(&self, params: &[f32], input: &[f32], batch: usize, workspace: &[f32]) -> Result<()> {
+        check_len("params", params.len(), self.param_len())?;
+        check_len("input", input.len(), batch.saturating_mul(self.input))?;
+        check_capacity("workspace", workspace.len(), self.workspace_len(batch))
+    }
+
+    /// `y = act(x * W^T + b)` for layer `l`: one fused gemm.
+    #[allow(clippy::too_many_arguments)]
+    fn dense(
+        &self,
+        params: &[f32],
+        l: usize,
+        x: &[f32],
+        batch: usize,
+        activation: Activation,
+        y: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
+        let (w, b) = self.layer(params, l)?;
+        gemm(
+            1.0,
+            MatRef::new(x, batch, fan_in)?,
+            MatRef::new(w, units, fan_in)?.t(),
+            0.0,
+            MatMut::new(y, batch, units)?,
+            workspace,
+        )?;
+        for row in y.chunks_exact_mut(units) {
+            for (v, b) in row.iter_mut().zip(b) {
+                *v += b;
+            }
+        }
+        activation.forward_in_place(y)?;
+        Ok(())
+    }
+
+    /// Offset of layer `l`'s pre-activations in the activations buffer.
+    fn act_offset(&self, l: usize, batch: usize) -> usize {
+        (0..l)
+            .map(|i| self.slots(i) * batch * self.layers[i].units)
+            .sum()
+    }
+
+    /// Offset of layer `l`'s dropout mask in the masks buffer.
+    fn mask_offset(&self, l: usize, batch: usize) -> usize {
+        (0..l)
+            .filter(|&i| self.layers[i].dropout > 0.0)
+            .map(|i| (batch * self.layers[i].units).div_ceil(32))
+            .sum()
+    }
+
+    /// The training forward pass of a batch of `batch` rows of `input`
+    /// (`(batch, input)` row-major): keeps every intermediate in `acts` for
+    /// [`Mlp::backward`], applies dropout with `rng` (drawing in element
+    /// order, layer by layer) and records it in `masks`. Returns the
+    /// `(batch, output)` output of the last layer, a view into `acts`.
+    ///
+    /// Fails if a buffer's length differs from its [`Mlp`] length function
+    /// (`workspace` may be longer), or `input` is not `batch * input` long.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<'b, R: Rng + ?Sized>(
+        &self,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        acts: &'b mut [f32],
+        masks: &mut [u32],
+        workspace: &mut [f32],
+        rng: &mut R,
+    ) -> Result<&'b [f32]> {
+        self.check_pass(params, input, batch, workspace)?;
+        check_len("acts", acts.len(), self.activations_len(batch))?;
+        check_len("masks", masks.len(), self.mask_len(batch))?;
+        let mut start = 0;
+        let mut masks = masks;
+        for (l, spec) in self.layers.iter().enumerate() {
+            let (fan_in, n) = (self.fan_in(l), batch * spec.units);
+            let (done, rest) = acts.split_at_mut(start);
+            // The previous layer's output is the last thing before this one.
+            let x = if l == 0 { input } else { &done[done.len() - batch * fan_in..] };
+            let (z, rest) = rest.split_at_mut(n);
+            let (y, rest) = rest.split_at_mut(n);
+            self.dense(params, l, x, batch, Activation::Identity, z, workspace)?;
+            spec.activation.forward(z, y)?;
+            if spec.dropout > 0.0 {
+                let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
+                Dropout::new(spec.dropout)?.forward(rng, y, &mut rest[..n], mask)?;
+                masks = rest_masks;
+            }
+            start += self.slots(l) * n;
+        }
+        let acts: &'b [f32] = acts;
+        let out = batch * self.output();
+        Ok(&acts[start - out..start])
+    }
+
+    /// The evaluation forward pass: no dropout, nothing kept for a backward
+    /// pass. Uses the end of `acts` as the two buffers of [`Mlp::infer`] and
+    /// returns the `(batch, output)` output, a view into `acts`.
+    ///
+    /// Fails as [`Mlp::forward`] does.
+    pub fn forward_eval<'b>(
+        &self,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        acts: &'b mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<&'b [f32]> {
+        check_len("acts", acts.len(), self.activations_len(batch))?;
+        let tail = acts.len() - 2 * self.infer_len(batch);
+        let (ping, pong) = acts[tail..].split_at_mut(self.infer_len(batch));
+        self.infer(params, input, batch, ping, pong, workspace)
+    }
+
+    /// The backward pass after [`Mlp::forward`] with the same `params`,
+    /// `input`, `batch`, `acts` and `masks`: from `grad_output`, the
+    /// gradient of the loss with respect to the `(batch, output)` output,
+    /// writes the gradient of every weight and bias into `grads` (same
+    /// layout as the parameters, overwritten, not accumulated).
+    ///
+    /// Per layer, from the last: dropout and activation backward in place,
+    /// then `dW = dZ^T * X`, `db` = column sums of `dZ`, and (except for the
+    /// first layer) `dX = dZ * W`. Overwrites the gradient buffers at the end
+    /// of `acts`; the forward intermediates are only read.
+    ///
+    /// Fails if a buffer's length differs from its [`Mlp`] length function
+    /// (`workspace` may be longer), `input` is not `batch * input` long or
+    /// `grad_output` not `batch * output`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        acts: &mut [f32],
+        masks: &[u32],
+        grad_output: &[f32],
+        grads: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        self.check_pass(params, input, batch, workspace)?;
+        check_len("acts", acts.len(), self.activations_len(batch))?;
+        check_len("masks", masks.len(), self.mask_len(batch))?;
+        check_len("grad_output", grad_output.len(), batch * self.output())?;
+        check_len("grads", grads.len(), self.param_len())?;
+        let width = self.infer_len(batch);
+        let (fwd, buffers) = acts.split_at_mut(acts.len() - 2 * width);
+        let (mut g, mut gx) = buffers.split_at_mut(width);
+        g[..grad_output.len()].copy_from_slice(grad_output);
+        for (l, spec) in self.layers.iter().enumerate().rev() {
+            let (fan_in, n) = (self.fan_in(l), batch * spec.units);
+            let start = self.act_offset(l, batch);
+            let (z, y) = fwd[start..start + 2 * n].split_at(n);
+            let dz = &mut g[..n];
+            if spec.dropout > 0.0 {
+                let mask = &masks[self.mask_offset(l, batch)..][..n.div_ceil(32)];
+                Dropout::new(spec.dropout)?.backward_in_place(mask, dz)?;
+            }
+            spec.activation.backward_in_place(z, y, dz)?;
+            let x = if l == 0 { input } else { &fwd[start - batch * fan_in..start] };
+            let (w, _) = self.layer(params, l)?;
+            let (dw, db) = self.layer_mut(grads, l)?;
+            let dz_mat = MatRef::new(dz, batch, spec.units)?;
+            gemm(
+                1.0,
+                dz_mat.t(),
+                MatRef::new(x, batch, fan_in)?,
+                0.0,
+                MatMut::new(dw, spec.units, fan_in)?,
+                workspace,
+            )?;
+            db.fill(0.0);
+            for row in dz.chunks_exact(spec.units) {
+                for (d, v) in db.iter_mut().zip(row) {
+                    *d += v;
+                }
+            }
+            if l > 0 {
+                gemm(
+                    1.0,
+                    dz_mat,
+                    MatRef::new(w, spec.units, fan_in)?,
+                    0.0,
+                    MatMut::new(&mut gx[..batch * fan_in], batch, fan_in)?,
+                    workspace,
+                )?;
+                core::mem::swap(&mut g, &mut gx);
+            }
+        }
+        Ok(())
+    }
+
+    /// Inference only: runs `batch` rows of `input` through the network
+    /// with no dropout, alternating between the two buffers `ping` and
+    /// `pong` of [`Mlp::infer_len`] floats each, and returns the
+    /// `(batch, output)` output, a view into one of them. Needs no
+    /// gradients, optimizer state or intermediates: on a microcontroller
+    /// the whole deployment is the parameters plus these two buffers.
+    ///
+    /// Fails if `params` is not [`Mlp::param_len`] long, `input` not
+    /// `batch * input`, `ping` or `pong` not [`Mlp::infer_len`], or
+    /// `workspace` shorter than [`Mlp::workspace_len`].
+    pub fn infer<'b>(
+        &self,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        ping: &'b mut [f32],
+        pong: &'b mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<&'b [f32]> {
+        self.check_pass(params, input, batch, workspace)?;
+        check_len("ping", ping.len(), self.infer_len(batch))?;
+        check_len("pong", pong.len(), self.infer_len(batch))?;
+        let (mut cur, mut next) = (ping, pong);
+        for (l, spec) in self.layers.iter().enumerate() {
+            let fan_in = self.fan_in(l);
+            let x = if l == 0 { input } else { &cur[..batch * fan_in] };
+            let y = &mut next[..batch * spec.units];
+            self.dense(params, l, x, batch, spec.activation, y, workspace)?;
+            core::mem::swap(&mut cur, &mut next);
+        }
+        let cur: &'b [f32] = cur;
+        Ok(&cur[..batch * self.output()])
+    }
+}

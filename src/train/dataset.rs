@@ -1,0 +1,205 @@
+//! An in-memory classification data set, minibatches and accuracy.
+
+use super::idx::{DataError, format_error, maybe_gunzip, parse_u8};
+use crate::error::{Error, Result, check_len};
+use rand_core::Rng;
+use std::path::Path;
+use std::string::ToString;
+use std::vec::Vec;
+
+/// Samples with `features` `f32` inputs each and a class label in
+/// `0..classes`, held in memory.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    features: usize,
+    classes: usize,
+    inputs: Vec<f32>,
+    labels: Vec<u32>,
+}
+
+impl Dataset {
+    /// Wraps `inputs` (`labels.len()` rows of `features`, row-major) and
+    /// their labels.
+    ///
+    /// Fails if `features` is 0, the lengths disagree or a label is not
+    /// below `classes`.
+    pub fn new(features: usize, classes: usize, inputs: Vec<f32>, labels: Vec<u32>) -> Result<Self> {
+        if features == 0 {
+            return Err(Error::InvalidParameter {
+                arg: "features",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        let needed = labels
+            .len()
+            .checked_mul(features)
+            .ok_or(Error::SizeOverflow { arg: "inputs" })?;
+        check_len("inputs", inputs.len(), needed)?;
+        if let Some(position) = labels.iter().position(|&y| y as usize >= classes) {
+            return Err(Error::IndexOutOfRange {
+                arg: "labels",
+                position,
+                index: labels[position] as usize,
+                bound: classes,
+            });
+        }
+        Ok(Self {
+            features,
+            classes,
+            inputs,
+            labels,
+        })
+    }
+
+    /// Reads an IDX image file (3 dimensions: count, rows, columns) and an
+    /// IDX label file (1 dimension) from memory, gzip-compressed or raw.
+    /// Pixels are scaled from `0..=255` to `[0, 1]`.
+    ///
+    /// Fails on a truncated or corrupt gzip stream, a wrong magic number, a
+    /// length that does not match the dimensions, different image and label
+    /// counts, or a label not below `classes`.
+    pub fn from_idx(images: &[u8], labels: &[u8], classes: usize) -> core::result::Result<Self, DataError> {
+        let images = maybe_gunzip("images", images)?;
+        let labels = maybe_gunzip("labels", labels)?;
+        let (dims, pixels) = parse_u8("images", &images, 3)?;
+        let (label_dims, labels) = parse_u8("labels", &labels, 1)?;
+        if dims[0] != label_dims[0] {
+            return Err(format_error(
+                "labels",
+                std::format!("{} labels for {} images", label_dims[0], dims[0]),
+            ));
+        }
+        let inputs = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+        let labels = labels.iter().map(|&y| u32::from(y)).collect();
+        let features = dims[1]
+            .checked_mul(dims[2])
+            .ok_or_else(|| format_error("images", std::format!("dimensions {dims:?} overflow")))?;
+        Self::new(features, classes, inputs, labels)
+            .map_err(|e| format_error("labels", std::format!("{e}")))
+    }
+
+    /// Loads an image and a label file in IDX format (see
+    /// [`Dataset::from_idx`]).
+    pub fn load_idx(
+        images: impl AsRef<Path>,
+        labels: impl AsRef<Path>,
+        classes: usize,
+    ) -> core::result::Result<Self, DataError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| DataError::Io {
+                what: path.display().to_string(),
+                source,
+            })
+        };
+        Self::from_idx(&read(images.as_ref())?, &read(labels.as_ref())?, classes)
+    }
+
+    /// The MNIST training and test sets from the four `*-ubyte.gz` files
+    /// of the original distribution in `dir`.
+    pub fn mnist(dir: impl AsRef<Path>) -> core::result::Result<(Self, Self), DataError> {
+        let dir = dir.as_ref();
+        let train = Self::load_idx(
+            dir.join("train-images-idx3-ubyte.gz"),
+            dir.join("train-labels-idx1-ubyte.gz"),
+            10,
+        )?;
+        let test = Self::load_idx(
+            dir.join("t10k-images-idx3-ubyte.gz"),
+            dir.join("t10k-labels-idx1-ubyte.gz"),
+            10,
+        )?;
+        Ok((train, test))
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of inputs per sample.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// Number of classes; every label is below it.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// All inputs, row-major `(len, features)`.
+    pub fn inputs(&self) -> &[f32] {
+        &self.inputs
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    /// Copies the samples at `indices` into `inputs` (`indices.len()` rows)
+    /// and `labels`, for a shuffled minibatch.
+    ///
+    /// Fails if the buffers do not have `indices.len()` rows or an index is
+    /// out of range.
+    pub fn gather(&self, indices: &[usize], inputs: &mut [f32], labels: &mut [u32]) -> Result<()> {
+        check_len("inputs", inputs.len(), indices.len() * self.features)?;
+        check_len("labels", labels.len(), indices.len())?;
+        for (position, (&i, (row, label))) in indices
+            .iter()
+            .zip(inputs.chunks_exact_mut(self.features).zip(labels.iter_mut()))
+            .enumerate()
+        {
+            if i >= self.len() {
+                return Err(Error::IndexOutOfRange {
+                    arg: "indices",
+                    position,
+                    index: i,
+                    bound: self.len(),
+                });
+            }
+            row.copy_from_slice(&self.inputs[i * self.features..][..self.features]);
+            *label = self.labels[i];
+        }
+        Ok(())
+    }
+}
+
+/// Shuffles `items` uniformly (Fisher-Yates) with the caller's `rng`.
+pub fn shuffle<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        // Lemire's multiply-shift: unbiased enough for shuffling batches.
+        let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// Counts the rows of `logits` (`labels.len()` rows of `classes`) whose
+/// largest entry is at the label's position (the first one on ties).
+///
+/// Fails if the lengths disagree or a label is not below `classes`.
+pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> Result<usize> {
+    check_len("logits", logits.len(), labels.len() * classes)?;
+    let mut correct = 0;
+    for (position, (row, &label)) in logits.chunks_exact(classes.max(1)).zip(labels).enumerate() {
+        if label as usize >= classes {
+            return Err(Error::IndexOutOfRange {
+                arg: "labels",
+                position,
+                index: label as usize,
+                bound: classes,
+            });
+        }
+        let best = row
+            .iter()
+            .enumerate()
+            .fold(0, |best, (j, &v)| if v > row[best] { j } else { best });
+        correct += usize::from(best == label as usize);
+    }
+    Ok(correct)
+}

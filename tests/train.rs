@@ -1,0 +1,148 @@
+//! The `std` layer: IDX loading (valid, truncated and corrupt input),
+//! shuffling, gathering and accuracy.
+#![cfg(feature = "std")]
+
+use flate2::{Compression, write::GzEncoder};
+use microprop::train::{Dataset, accuracy, shuffle};
+use rand_core::SeedableRng;
+use std::io::Write;
+
+fn idx(magic: [u8; 4], dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = magic.to_vec();
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    v
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Three 2x3 images with pixel values 0..18 and labels 2, 0, 1.
+fn small() -> (Vec<u8>, Vec<u8>) {
+    let pixels: Vec<u8> = (0..18).map(|i| i * 15).collect();
+    (
+        idx([0, 0, 8, 3], &[3, 2, 3], &pixels),
+        idx([0, 0, 8, 1], &[3], &[2, 0, 1]),
+    )
+}
+
+#[test]
+fn loads_raw_and_gzipped_idx() {
+    let (images, labels) = small();
+    for (i, l) in [
+        (images.clone(), labels.clone()),
+        (gz(&images), gz(&labels)),
+    ] {
+        let d = Dataset::from_idx(&i, &l, 3).unwrap();
+        assert_eq!((d.len(), d.features(), d.classes()), (3, 6, 3));
+        assert_eq!(d.labels(), &[2, 0, 1]);
+        let expected: Vec<f32> = (0..18).map(|i| (i * 15) as f32 / 255.0).collect();
+        assert_eq!(d.inputs(), &expected[..]);
+    }
+}
+
+#[test]
+fn rejects_every_truncation_of_the_gzip_stream() {
+    let (images, labels) = small();
+    let (gi, gl) = (gz(&images), gz(&labels));
+    for cut in 0..gi.len() {
+        assert!(
+            Dataset::from_idx(&gi[..cut], &gl, 3).is_err(),
+            "images cut at {cut} accepted"
+        );
+    }
+    for cut in 0..gl.len() {
+        assert!(Dataset::from_idx(&gi, &gl[..cut], 3).is_err());
+    }
+}
+
+#[test]
+fn rejects_corrupt_gzip_streams() {
+    let (images, labels) = small();
+    let gi = gz(&images);
+    // Every single-byte change after the 10-byte gzip header breaks either
+    // the deflate stream, the CRC-32 or the length trailer.
+    for pos in 10..gi.len() {
+        let mut bad = gi.clone();
+        bad[pos] ^= 0x41;
+        assert!(
+            Dataset::from_idx(&bad, &labels, 3).is_err(),
+            "corruption at byte {pos} accepted"
+        );
+    }
+}
+
+#[test]
+fn rejects_bad_headers_and_lengths() {
+    let (images, labels) = small();
+    // Raw truncation at every length, and one byte too many.
+    for cut in 0..images.len() {
+        assert!(Dataset::from_idx(&images[..cut], &labels, 3).is_err());
+    }
+    for cut in 0..labels.len() {
+        assert!(Dataset::from_idx(&images, &labels[..cut], 3).is_err());
+    }
+    let mut long = images.clone();
+    long.push(0);
+    assert!(Dataset::from_idx(&long, &labels, 3).is_err());
+    // Wrong magic: swapped files, wrong type code, wrong dimension count.
+    assert!(Dataset::from_idx(&labels, &images, 3).is_err());
+    let mut bad = images.clone();
+    bad[2] = 0x09;
+    assert!(Dataset::from_idx(&bad, &labels, 3).is_err());
+    // Dimensions that overflow, or disagree between the files.
+    let huge = idx([0, 0, 8, 3], &[u32::MAX, u32::MAX, u32::MAX], &[]);
+    assert!(Dataset::from_idx(&huge, &labels, 3).is_err());
+    let two = idx([0, 0, 8, 1], &[2], &[0, 1]);
+    assert!(Dataset::from_idx(&images, &two, 3).is_err());
+    // A label outside the classes.
+    assert!(Dataset::from_idx(&images, &labels, 2).is_err());
+}
+
+#[test]
+fn mnist_test_set_has_the_documented_label_counts() {
+    let d = Dataset::load_idx(
+        "data/mnist/t10k-images-idx3-ubyte.gz",
+        "data/mnist/t10k-labels-idx1-ubyte.gz",
+        10,
+    )
+    .unwrap();
+    assert_eq!((d.len(), d.features()), (10_000, 784));
+    let mut counts = [0; 10];
+    for &y in d.labels() {
+        counts[y as usize] += 1;
+    }
+    assert_eq!(counts, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    assert!(d.inputs().iter().all(|&p| (0.0..=1.0).contains(&p)));
+}
+
+#[test]
+fn shuffle_gather_and_accuracy() {
+    let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(3);
+    let mut items: Vec<usize> = (0..100).collect();
+    shuffle(&mut rng, &mut items);
+    assert_ne!(items, (0..100).collect::<Vec<_>>());
+    let mut sorted = items.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+
+    let d = Dataset::new(2, 3, vec![0., 1., 2., 3., 4., 5.], vec![2, 0, 1]).unwrap();
+    let (mut x, mut y) = ([0.0; 4], [0; 2]);
+    d.gather(&[2, 0], &mut x, &mut y).unwrap();
+    assert_eq!((x, y), ([4., 5., 0., 1.], [1, 2]));
+    assert!(d.gather(&[3, 0], &mut x, &mut y).is_err());
+    assert!(d.gather(&[0], &mut x, &mut y).is_err());
+    assert!(Dataset::new(2, 3, vec![0.; 5], vec![0, 0, 0]).is_err());
+    assert!(Dataset::new(2, 2, vec![0.; 6], vec![0, 2, 0]).is_err());
+
+    let logits = [0.1, 0.9, 0.0, 3.0, 1.0, 2.0, 0.5, 0.5, 0.5];
+    assert_eq!(accuracy(&logits, &[1, 0, 0], 3), Ok(3));
+    assert_eq!(accuracy(&logits, &[0, 2, 1], 3), Ok(0));
+    assert!(accuracy(&logits, &[0, 3, 1], 3).is_err());
+    assert!(accuracy(&logits[..8], &[0, 2, 1], 3).is_err());
+}
