@@ -62,11 +62,7 @@ pub(crate) fn store_tile(
         for (i, t) in tile.iter().enumerate().take(mr) {
             let row = c.row_segment(i0 + i, j0, nr);
             for (dst, &x) in row.iter_mut().zip(t) {
-                *dst = if beta == 0.0 {
-                    x
-                } else {
-                    libm::fmaf(beta, *dst, x)
-                };
+                *dst = if beta == 0.0 { x } else { beta * *dst + x };
             }
         }
     }

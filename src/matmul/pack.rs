@@ -9,6 +9,7 @@
 
 use super::kernel::{MR, NR};
 use super::view::MatRef;
+use crate::simd::{F32s, LANES};
 
 /// Packs rows `i0..i0 + mc` and columns `p0..p0 + kc` of `a` into `out`.
 pub(crate) fn pack_a(
@@ -22,15 +23,29 @@ pub(crate) fn pack_a(
     for (ir, panel) in (0..mc).step_by(MR).zip(out.chunks_exact_mut(kc)) {
         let mr = MR.min(mc - ir);
         if a.cs == 1 {
-            // Rows of A are contiguous: walk each row once.
-            for i in 0..MR {
+            // Rows of A are contiguous: load `LANES` columns of each row as
+            // a vector and transpose the block in registers (rows past the
+            // edge are zero).
+            let rows: [&[f32]; MR] = core::array::from_fn(|i| {
                 if i < mr {
-                    let row = a.row_segment(i0 + ir + i, p0, kc);
-                    for (dst, &x) in panel.iter_mut().zip(row) {
-                        dst[i] = x;
-                    }
+                    a.row_segment(i0 + ir + i, p0, kc)
                 } else {
-                    panel.iter_mut().for_each(|dst| dst[i] = 0.0);
+                    &[]
+                }
+            });
+            let body = if MR <= LANES { kc - kc % LANES } else { 0 };
+            for (q0, block) in (0..body).step_by(LANES).zip(panel.chunks_exact_mut(LANES)) {
+                let mut v = [F32s::ZERO; LANES];
+                for (vi, row) in v.iter_mut().zip(&rows[..mr]) {
+                    *vi = F32s::new(row[q0..].as_chunks::<LANES>().0[0]);
+                }
+                for (dst, col) in block.iter_mut().zip(F32s::transpose(v)) {
+                    dst.copy_from_slice(&col.to_array()[..MR]);
+                }
+            }
+            for (i, row) in rows.iter().enumerate() {
+                for (p, dst) in panel.iter_mut().enumerate().take(kc).skip(body) {
+                    dst[i] = if i < mr { row[p] } else { 0.0 };
                 }
             }
         } else {

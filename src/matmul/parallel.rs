@@ -47,11 +47,10 @@ pub fn gemm_parallel(
     let per = gemm_workspace_len(m, n, k);
     check_capacity("workspace", workspace.len(), per)?;
     let threads = rayon::current_num_threads();
-    let mut parts = if per == 0 {
-        threads
-    } else {
-        threads.min(workspace.len() / per)
-    };
+    let mut parts = workspace
+        .len()
+        .checked_div(per)
+        .map_or(threads, |fit| threads.min(fit));
     if m.saturating_mul(n).saturating_mul(k) < MIN_PARALLEL {
         parts = 1;
     }
