@@ -71,13 +71,30 @@ fn main() -> Result<(), Box<dyn Error>> {
         let steps = batches.len();
         for batch in batches {
             train.gather(batch, &mut x, &mut labels)?;
-            let out = net.forward(&params, &x, BATCH, &mut acts, &mut masks, &mut workspace, &mut rng)?;
+            let out = net.forward(
+                &params,
+                &x,
+                BATCH,
+                &mut acts,
+                &mut masks,
+                &mut workspace,
+                &mut rng,
+            )?;
             let l = loss::softmax_cross_entropy(out, &labels, 10, &mut grad_out)?;
             if !l.is_finite() {
                 return Err(format!("epoch {epoch}, step {t}: loss is {l}").into());
             }
             loss_sum += f64::from(l);
-            net.backward(&params, &x, BATCH, &mut acts, &masks, &grad_out, &mut grads, &mut workspace)?;
+            net.backward(
+                &params,
+                &x,
+                BATCH,
+                &mut acts,
+                &masks,
+                &grad_out,
+                &mut grads,
+                &mut workspace,
+            )?;
             net.grad_norms(&grads, &mut norms)?;
             for (s, n) in norm_sum.iter_mut().zip(&norms) {
                 *s += f64::from(*n);
@@ -88,7 +105,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         let train_time = start.elapsed();
         let train_acc = evaluate(&net, &params, &train, &mut acts, &mut workspace)?;
         let test_acc = evaluate(&net, &params, &test, &mut acts, &mut workspace)?;
-        let norms: Vec<String> = norm_sum.iter().map(|s| format!("{:.4}", s / steps as f64)).collect();
+        let norms: Vec<String> = norm_sum
+            .iter()
+            .map(|s| format!("{:.4}", s / steps as f64))
+            .collect();
         println!(
             "epoch {epoch:>2}  loss {:.4}  train {:.2}%  test {:.2}%  grad norms [{}]  {:.1} s",
             loss_sum / steps as f64,

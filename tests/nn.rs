@@ -76,7 +76,6 @@ fn act64(a: Activation, x: f64) -> f64 {
         }
         Activation::Silu => x * sigmoid(x),
         Activation::Softplus => x.exp().ln_1p(),
-        _ => unreachable!("activation without an oracle"),
     }
 }
 
@@ -94,7 +93,10 @@ fn forward64(net: &Mlp, params: &[f64], input: &[f32], batch: usize, masks: &[u3
         let mut y = vec![0.0; batch * u];
         for r in 0..batch {
             for j in 0..u {
-                let z: f64 = b[j] + (0..fan_in).map(|k| x[r * fan_in + k] * w[j * fan_in + k]).sum::<f64>();
+                let z: f64 = b[j]
+                    + (0..fan_in)
+                        .map(|k| x[r * fan_in + k] * w[j * fan_in + k])
+                        .sum::<f64>();
                 y[r * u + j] = act64(spec.activation, z);
             }
         }
@@ -133,7 +135,11 @@ fn loss64(l: Loss, out: &[f64], labels: &[u32], targets: &[f32], classes: usize)
                 lse - row[y as usize]
             })
             .sum(),
-        Loss::Mse => out.iter().zip(targets).map(|(o, &t)| (o - f64::from(t)).powi(2)).sum(),
+        Loss::Mse => out
+            .iter()
+            .zip(targets)
+            .map(|(o, &t)| (o - f64::from(t)).powi(2))
+            .sum(),
         Loss::BceWithLogits => out
             .iter()
             .zip(targets)
@@ -143,7 +149,14 @@ fn loss64(l: Loss, out: &[f64], labels: &[u32], targets: &[f32], classes: usize)
     sum / batch as f64
 }
 
-fn loss32(l: Loss, out: &[f32], labels: &[u32], targets: &[f32], classes: usize, grad: &mut [f32]) -> f32 {
+fn loss32(
+    l: Loss,
+    out: &[f32],
+    labels: &[u32],
+    targets: &[f32],
+    classes: usize,
+    grad: &mut [f32],
+) -> f32 {
     match l {
         Loss::SoftmaxCrossEntropy => loss::softmax_cross_entropy(out, labels, classes, grad),
         Loss::Mse => loss::mse(out, targets, grad),
@@ -155,7 +168,11 @@ fn loss32(l: Loss, out: &[f32], labels: &[u32], targets: &[f32], classes: usize,
 /// Checks every weight and bias gradient of a 3-layer network (dropout on
 /// the first hidden layer) against central differences of the f64 oracle.
 fn check_gradients(act: Activation, l: Loss) {
-    let classes = if matches!(l, Loss::SoftmaxCrossEntropy) { 3 } else { 1 };
+    let classes = if matches!(l, Loss::SoftmaxCrossEntropy) {
+        3
+    } else {
+        1
+    };
     let layers = [
         LayerSpec::new(5, act).with_dropout(0.25),
         LayerSpec::new(4, act),
@@ -165,38 +182,79 @@ fn check_gradients(act: Activation, l: Loss) {
     let batch = 4;
     let mut b = Buffers::new(&net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
-    net.init(&mut b.params, &mut rng, Init::GlorotUniform).unwrap();
+    net.init(&mut b.params, &mut rng, Init::GlorotUniform)
+        .unwrap();
     let mut t = TestRng(5);
     for p in b.params.iter_mut() {
         *p += t.uniform(-0.3, 0.3); // non-zero biases too
     }
     let input = t.vec(batch * 3, -1.5, 1.5);
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 3).collect();
-    let targets: Vec<f32> = (0..batch).map(|i| if l == Loss::Mse { t.uniform(-1.0, 1.0) } else { (i % 2) as f32 }).collect();
+    let targets: Vec<f32> = (0..batch)
+        .map(|i| {
+            if l == Loss::Mse {
+                t.uniform(-1.0, 1.0)
+            } else {
+                (i % 2) as f32
+            }
+        })
+        .collect();
 
     let out = net
-        .forward(&b.params, &input, batch, &mut b.acts, &mut b.masks, &mut b.workspace, &mut rng)
+        .forward(
+            &b.params,
+            &input,
+            batch,
+            &mut b.acts,
+            &mut b.masks,
+            &mut b.workspace,
+            &mut rng,
+        )
         .unwrap()
         .to_vec();
     let params64: Vec<f64> = b.params.iter().map(|&v| f64::from(v)).collect();
     let out64 = forward64(&net, &params64, &input, batch, &b.masks);
     for (o, r) in out.iter().zip(&out64) {
-        assert!((f64::from(*o) - r).abs() <= 1e-5 * (1.0 + r.abs()), "{act:?}: forward {o} vs {r}");
+        assert!(
+            (f64::from(*o) - r).abs() <= 1e-5 * (1.0 + r.abs()),
+            "{act:?}: forward {o} vs {r}"
+        );
     }
     let mut grad_out = vec![0.0; out.len()];
     let value = loss32(l, &out, &labels, &targets, classes, &mut grad_out);
     let value64 = loss64(l, &out64, &labels, &targets, classes);
     assert!((f64::from(value) - value64).abs() <= 1e-5 * (1.0 + value64.abs()));
-    net.backward(&b.params, &input, batch, &mut b.acts, &b.masks, &grad_out, &mut b.grads, &mut b.workspace)
-        .unwrap();
+    net.backward(
+        &b.params,
+        &input,
+        batch,
+        &mut b.acts,
+        &b.masks,
+        &grad_out,
+        &mut b.grads,
+        &mut b.workspace,
+    )
+    .unwrap();
 
     let h = 1e-6;
     for i in 0..params64.len() {
         let mut p = params64.clone();
         p[i] += h;
-        let up = loss64(l, &forward64(&net, &p, &input, batch, &b.masks), &labels, &targets, classes);
+        let up = loss64(
+            l,
+            &forward64(&net, &p, &input, batch, &b.masks),
+            &labels,
+            &targets,
+            classes,
+        );
         p[i] -= 2.0 * h;
-        let down = loss64(l, &forward64(&net, &p, &input, batch, &b.masks), &labels, &targets, classes);
+        let down = loss64(
+            l,
+            &forward64(&net, &p, &input, batch, &b.masks),
+            &labels,
+            &targets,
+            classes,
+        );
         let fd = (up - down) / (2.0 * h);
         let g = f64::from(b.grads[i]);
         assert!(
@@ -229,14 +287,26 @@ fn layout_lengths_follow_the_layers() {
     assert_eq!(net.param_len(), 5 * 4 + 5 + 7 * 5 + 7 + 3 * 7 + 3);
     for batch in [0, 1, 6, 33] {
         // z, y, dropout output for layers 0 and 2; two gradient buffers.
-        assert_eq!(net.activations_len(batch), batch * (3 * 5 + 2 * 7 + 3 * 3 + 2 * 7));
-        assert_eq!(net.mask_len(batch), (batch * 5).div_ceil(32) + (batch * 3).div_ceil(32));
+        assert_eq!(
+            net.activations_len(batch),
+            batch * (3 * 5 + 2 * 7 + 3 * 3 + 2 * 7)
+        );
+        assert_eq!(
+            net.mask_len(batch),
+            (batch * 5).div_ceil(32) + (batch * 3).div_ceil(32)
+        );
         assert_eq!(net.infer_len(batch), batch * 7);
     }
-    let sgd = Sgd { momentum: 0.9, ..Sgd::default() };
+    let sgd = Sgd {
+        momentum: 0.9,
+        ..Sgd::default()
+    };
     let adam = Adam::default();
     assert_eq!(net.weight_len(), 20 + 35 + 21);
-    assert_eq!(net.state_len(&adam, &sgd), adam.state_len(76) + sgd.state_len(15));
+    assert_eq!(
+        net.state_len(&adam, &sgd),
+        adam.state_len(76) + sgd.state_len(15)
+    );
 
     // The weights (units, inputs) of every layer, then every bias.
     let params: Vec<f32> = (0..net.param_len()).map(|i| i as f32).collect();
@@ -258,7 +328,10 @@ fn invalid_descriptions_are_errors() {
         assert!(Mlp::new(3, &[LayerSpec::new(2, Activation::Relu).with_dropout(p)]).is_err());
     }
     let huge = [LayerSpec::new(usize::MAX / 2, Activation::Relu)];
-    assert_eq!(Mlp::new(3, &huge).unwrap_err(), Error::SizeOverflow { arg: "layers" });
+    assert_eq!(
+        Mlp::new(3, &huge).unwrap_err(),
+        Error::SizeOverflow { arg: "layers" }
+    );
     // Saturated lengths match no buffer.
     let wide = [LayerSpec::new(1 << 20, Activation::Relu)];
     let net = Mlp::new(1, &wide).unwrap();
@@ -281,12 +354,16 @@ fn every_size_mismatch_is_an_error() {
     let mut state = vec![0.0; net.state_len(&sgd, &sgd)];
     let n = net.param_len();
 
-    assert!(net.init(&mut b.params[1..], &mut rng, Init::HeUniform).is_err());
+    assert!(
+        net.init(&mut b.params[1..], &mut rng, Init::HeUniform)
+            .is_err()
+    );
     net.init(&mut b.params, &mut rng, Init::HeUniform).unwrap();
     let mut ws = b.workspace.clone();
     let mut bad_forward = |p: &[f32], x: &[f32], acts: &mut [f32], masks: &mut [u32]| {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
-        net.forward(p, x, batch, acts, masks, &mut ws, &mut rng).map(|_| ())
+        net.forward(p, x, batch, acts, masks, &mut ws, &mut rng)
+            .map(|_| ())
     };
     let mut acts_long = vec![0.0; b.acts.len() + 1];
     let mut masks_long = vec![0; b.masks.len() + 1];
@@ -301,7 +378,12 @@ fn every_size_mismatch_is_an_error() {
     let mut bw = |p: &[f32], acts: &mut [f32], masks: &[u32], g: &[f32], grads: &mut [f32]| {
         net.backward(p, &x, batch, acts, masks, g, grads, &mut ws)
     };
-    let (params, mut acts, masks, mut grads) = (b.params.clone(), b.acts.clone(), b.masks.clone(), b.grads.clone());
+    let (params, mut acts, masks, mut grads) = (
+        b.params.clone(),
+        b.acts.clone(),
+        b.masks.clone(),
+        b.grads.clone(),
+    );
     assert!(bw(&params[..n - 1], &mut acts, &masks, &g, &mut grads).is_err());
     assert!(bw(&params, &mut acts[1..], &masks, &g, &mut grads).is_err());
     assert!(bw(&params, &mut acts, &masks[1..], &g, &mut grads).is_err());
@@ -310,9 +392,18 @@ fn every_size_mismatch_is_an_error() {
     assert!(bw(&params, &mut acts, &masks, &g, &mut grads).is_ok());
 
     let mut p = params.clone();
-    assert!(net.step(1, &mut p[1..], &grads, &mut state, &sgd, &sgd).is_err());
-    assert!(net.step(1, &mut p, &grads[1..], &mut state, &sgd, &sgd).is_err());
-    let mom = Sgd { momentum: 0.9, ..Sgd::default() };
+    assert!(
+        net.step(1, &mut p[1..], &grads, &mut state, &sgd, &sgd)
+            .is_err()
+    );
+    assert!(
+        net.step(1, &mut p, &grads[1..], &mut state, &sgd, &sgd)
+            .is_err()
+    );
+    let mom = Sgd {
+        momentum: 0.9,
+        ..Sgd::default()
+    };
     assert!(net.step(1, &mut p, &grads, &mut state, &mom, &sgd).is_err());
     assert!(net.step(1, &mut p, &grads, &mut state, &sgd, &sgd).is_ok());
 
@@ -320,15 +411,33 @@ fn every_size_mismatch_is_an_error() {
     assert!(net.grad_norms(&grads, &mut norms).is_err());
     assert!(net.grad_norms(&grads[1..], &mut norms[..2]).is_err());
 
-    let (mut ping, mut pong) = (vec![0.0; net.infer_len(batch)], vec![0.0; net.infer_len(batch)]);
+    let (mut ping, mut pong) = (
+        vec![0.0; net.infer_len(batch)],
+        vec![0.0; net.infer_len(batch)],
+    );
     let ws = &mut b.workspace;
-    assert!(net.infer(&params, &x, batch, &mut ping[1..], &mut pong, ws).is_err());
-    assert!(net.infer(&params, &x, batch, &mut ping, &mut pong[1..], ws).is_err());
-    assert!(net.infer(&params, &x[2..], batch, &mut ping, &mut pong, ws).is_err());
-    assert!(net.infer(&params, &x, batch, &mut ping, &mut pong, ws).is_ok());
+    assert!(
+        net.infer(&params, &x, batch, &mut ping[1..], &mut pong, ws)
+            .is_err()
+    );
+    assert!(
+        net.infer(&params, &x, batch, &mut ping, &mut pong[1..], ws)
+            .is_err()
+    );
+    assert!(
+        net.infer(&params, &x[2..], batch, &mut ping, &mut pong, ws)
+            .is_err()
+    );
+    assert!(
+        net.infer(&params, &x, batch, &mut ping, &mut pong, ws)
+            .is_ok()
+    );
     if !ws.is_empty() {
         let short = ws.len() - 1;
-        assert!(net.infer(&params, &x, batch, &mut ping, &mut pong, &mut ws[..short]).is_err());
+        assert!(
+            net.infer(&params, &x, batch, &mut ping, &mut pong, &mut ws[..short])
+                .is_err()
+        );
     }
 
     // A layer big enough for the packed gemm path needs its workspace.
@@ -340,8 +449,19 @@ fn every_size_mismatch_is_an_error() {
     let x = vec![0.1; batch * 300];
     b.workspace.pop();
     assert!(matches!(
-        net.forward(&b.params, &x, batch, &mut b.acts, &mut b.masks, &mut b.workspace, &mut rng),
-        Err(Error::BufferTooSmall { arg: "workspace", .. })
+        net.forward(
+            &b.params,
+            &x,
+            batch,
+            &mut b.acts,
+            &mut b.masks,
+            &mut b.workspace,
+            &mut rng
+        ),
+        Err(Error::BufferTooSmall {
+            arg: "workspace",
+            ..
+        })
     ));
 }
 
@@ -358,15 +478,32 @@ fn inference_evaluation_and_training_forward_agree_without_dropout() {
     let batch = 7;
     let mut b = Buffers::new(&net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
-    net.init(&mut b.params, &mut rng, Init::GlorotNormal).unwrap();
+    net.init(&mut b.params, &mut rng, Init::GlorotNormal)
+        .unwrap();
     let x = TestRng(9).vec(batch * 4, -2.0, 2.0);
     let train = net
-        .forward(&b.params, &x, batch, &mut b.acts, &mut b.masks, &mut b.workspace, &mut rng)
+        .forward(
+            &b.params,
+            &x,
+            batch,
+            &mut b.acts,
+            &mut b.masks,
+            &mut b.workspace,
+            &mut rng,
+        )
         .unwrap()
         .to_vec();
-    let eval = net.forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace).unwrap().to_vec();
-    let (mut ping, mut pong) = (vec![f32::NAN; net.infer_len(batch)], vec![f32::NAN; net.infer_len(batch)]);
-    let infer = net.infer(&b.params, &x, batch, &mut ping, &mut pong, &mut b.workspace).unwrap();
+    let eval = net
+        .forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace)
+        .unwrap()
+        .to_vec();
+    let (mut ping, mut pong) = (
+        vec![f32::NAN; net.infer_len(batch)],
+        vec![f32::NAN; net.infer_len(batch)],
+    );
+    let infer = net
+        .infer(&b.params, &x, batch, &mut ping, &mut pong, &mut b.workspace)
+        .unwrap();
     let params64: Vec<f64> = b.params.iter().map(|&v| f64::from(v)).collect();
     let reference = forward64(&net, &params64, &x, batch, &[]);
     assert_eq!(eval, infer);
@@ -386,30 +523,53 @@ fn dropout_acts_only_in_training() {
     b.params[..64].fill(1.0);
     let x = vec![1.0; batch];
     let out = net
-        .forward(&b.params, &x, batch, &mut b.acts, &mut b.masks, &mut b.workspace, &mut rng)
+        .forward(
+            &b.params,
+            &x,
+            batch,
+            &mut b.acts,
+            &mut b.masks,
+            &mut b.workspace,
+            &mut rng,
+        )
         .unwrap()
         .to_vec();
     let dropped = out.iter().filter(|&&v| v == 0.0).count();
     assert!(out.iter().all(|&v| v == 0.0 || v == 2.0));
-    assert!((160..=352).contains(&dropped), "{dropped} of 512 dropped at p = 0.5");
+    assert!(
+        (160..=352).contains(&dropped),
+        "{dropped} of 512 dropped at p = 0.5"
+    );
     for (i, &v) in out.iter().enumerate() {
         assert_eq!(v == 2.0, b.masks[i / 32] >> (i % 32) & 1 == 1);
     }
-    let eval = net.forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace).unwrap();
+    let eval = net
+        .forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace)
+        .unwrap();
     assert!(eval.iter().all(|&v| v == 1.0));
 }
 
 #[test]
 fn step_uses_each_optimizer_on_its_own_tensors() {
-    let layers = [LayerSpec::new(3, Activation::Tanh), LayerSpec::new(2, Activation::Identity)];
+    let layers = [
+        LayerSpec::new(3, Activation::Tanh),
+        LayerSpec::new(2, Activation::Identity),
+    ];
     let net = Mlp::new(2, &layers).unwrap();
     let mut params: Vec<f32> = TestRng(1).vec(net.param_len(), -1.0, 1.0);
     let grads: Vec<f32> = TestRng(2).vec(net.param_len(), -1.0, 1.0);
-    let frozen = Sgd { lr: 0.0, ..Sgd::default() };
-    let sgd = Sgd { lr: 0.5, ..Sgd::default() };
+    let frozen = Sgd {
+        lr: 0.0,
+        ..Sgd::default()
+    };
+    let sgd = Sgd {
+        lr: 0.5,
+        ..Sgd::default()
+    };
     let before = params.clone();
     let mut state = vec![0.0; net.state_len(&frozen, &sgd)];
-    net.step(1, &mut params, &grads, &mut state, &frozen, &sgd).unwrap();
+    net.step(1, &mut params, &grads, &mut state, &frozen, &sgd)
+        .unwrap();
     for l in 0..2 {
         let (w0, b0) = net.layer(&before, l).unwrap();
         let (w1, b1) = net.layer(&params, l).unwrap();
@@ -423,7 +583,10 @@ fn step_uses_each_optimizer_on_its_own_tensors() {
 
 #[test]
 fn grad_norms_are_per_layer_l2_norms() {
-    let layers = [LayerSpec::new(3, Activation::Tanh), LayerSpec::new(2, Activation::Identity)];
+    let layers = [
+        LayerSpec::new(3, Activation::Tanh),
+        LayerSpec::new(2, Activation::Identity),
+    ];
     let net = Mlp::new(2, &layers).unwrap();
     let grads: Vec<f32> = TestRng(3).vec(net.param_len(), -1.0, 1.0);
     let mut norms = [0.0; 2];
@@ -456,18 +619,39 @@ fn train_to_100_percent<O: Optimizer>(
     let classes = net.output();
     let mut b = Buffers::new(net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    net.init(&mut b.params, &mut rng, Init::GlorotUniform).unwrap();
+    net.init(&mut b.params, &mut rng, Init::GlorotUniform)
+        .unwrap();
     let mut state = vec![0.0; net.state_len(opt, opt)];
     let mut grad_out = vec![0.0; batch * classes];
     for t in 1..=max_epochs {
         let out = net
-            .forward(&b.params, x, batch, &mut b.acts, &mut b.masks, &mut b.workspace, &mut rng)
+            .forward(
+                &b.params,
+                x,
+                batch,
+                &mut b.acts,
+                &mut b.masks,
+                &mut b.workspace,
+                &mut rng,
+            )
             .unwrap();
         loss::softmax_cross_entropy(out, labels, classes, &mut grad_out).unwrap();
-        net.backward(&b.params, x, batch, &mut b.acts, &b.masks, &grad_out, &mut b.grads, &mut b.workspace)
+        net.backward(
+            &b.params,
+            x,
+            batch,
+            &mut b.acts,
+            &b.masks,
+            &grad_out,
+            &mut b.grads,
+            &mut b.workspace,
+        )
+        .unwrap();
+        net.step(t, &mut b.params, &b.grads, &mut state, opt, opt)
             .unwrap();
-        net.step(t, &mut b.params, &b.grads, &mut state, opt, opt).unwrap();
-        let eval = net.forward_eval(&b.params, x, batch, &mut b.acts, &mut b.workspace).unwrap();
+        let eval = net
+            .forward_eval(&b.params, x, batch, &mut b.acts, &mut b.workspace)
+            .unwrap();
         let correct = eval
             .chunks_exact(classes)
             .zip(labels)
@@ -482,10 +666,17 @@ fn train_to_100_percent<O: Optimizer>(
 
 #[test]
 fn xor_trains_to_100_percent() {
-    let layers = [LayerSpec::new(4, Activation::Tanh), LayerSpec::new(2, Activation::Identity)];
+    let layers = [
+        LayerSpec::new(4, Activation::Tanh),
+        LayerSpec::new(2, Activation::Identity),
+    ];
     let net = Mlp::new(2, &layers).unwrap();
     let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
-    let opt = Sgd { lr: 0.5, momentum: 0.9, ..Sgd::default() };
+    let opt = Sgd {
+        lr: 0.5,
+        momentum: 0.9,
+        ..Sgd::default()
+    };
     let epochs = train_to_100_percent(&net, &x, &[0, 1, 1, 0], &opt, 1, 1000);
     assert!(epochs.is_some(), "XOR did not reach 100% in 1000 epochs");
 }
@@ -513,15 +704,22 @@ fn two_class_spiral_trains_to_100_percent() {
     ];
     let net = Mlp::new(2, &layers).unwrap();
     let (x, y) = spiral(50);
-    let opt = Adam { lr: 0.01, ..Adam::default() };
+    let opt = Adam {
+        lr: 0.01,
+        ..Adam::default()
+    };
     let epochs = train_to_100_percent(&net, &x, &y, &opt, 7, 3000);
-    assert!(epochs.is_some(), "the spiral did not reach 100% in 3000 epochs");
+    assert!(
+        epochs.is_some(),
+        "the spiral did not reach 100% in 3000 epochs"
+    );
 }
 
 // ------------------------------------------------------- reproducibility
 
 fn fnv(h: u64, bits: impl IntoIterator<Item = u32>) -> u64 {
-    bits.into_iter().fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bits.into_iter()
+        .fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The newest modification time of the files under `dir`.
@@ -554,13 +752,26 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
     let net = Mlp::new(11, &layers).unwrap();
     let batch = 5;
     let mut digest = 0xcbf2_9ce4_8422_2325;
-    for scheme in [Init::GlorotUniform, Init::GlorotNormal, Init::HeUniform, Init::HeNormal] {
+    for scheme in [
+        Init::GlorotUniform,
+        Init::GlorotNormal,
+        Init::HeUniform,
+        Init::HeNormal,
+    ] {
         let mut b = Buffers::new(&net, batch);
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(42);
         net.init(&mut b.params, &mut rng, scheme).unwrap();
         let x = TestRng(8).vec(batch * 11, -1.0, 1.0);
-        net.forward(&b.params, &x, batch, &mut b.acts, &mut b.masks, &mut b.workspace, &mut rng)
-            .unwrap();
+        net.forward(
+            &b.params,
+            &x,
+            batch,
+            &mut b.acts,
+            &mut b.masks,
+            &mut b.workspace,
+            &mut rng,
+        )
+        .unwrap();
         digest = fnv(digest, b.params.iter().map(|v| v.to_bits()));
         digest = fnv(digest, b.masks.iter().copied());
     }

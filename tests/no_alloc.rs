@@ -31,7 +31,10 @@ fn training_and_inference_never_allocate() {
     let mut acts = vec![0.0; net.activations_len(batch)];
     let mut masks = vec![0; net.mask_len(batch)];
     let mut workspace = vec![0.0; net.workspace_len(batch)];
-    let (mut ping, mut pong) = (vec![0.0; net.infer_len(batch)], vec![0.0; net.infer_len(batch)]);
+    let (mut ping, mut pong) = (
+        vec![0.0; net.infer_len(batch)],
+        vec![0.0; net.infer_len(batch)],
+    );
     let x: Vec<f32> = (0..batch * 200).map(|i| (i % 13) as f32 / 13.0).collect();
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
     let mut grad_out = vec![0.0; batch * 10];
@@ -42,18 +45,45 @@ fn training_and_inference_never_allocate() {
     net.init(&mut params, &mut rng, Init::HeUniform).unwrap();
     for t in 1..=3 {
         let out = net
-            .forward(&params, &x, batch, &mut acts, &mut masks, &mut workspace, &mut rng)
+            .forward(
+                &params,
+                &x,
+                batch,
+                &mut acts,
+                &mut masks,
+                &mut workspace,
+                &mut rng,
+            )
             .unwrap();
         loss::softmax_cross_entropy(out, &labels, 10, &mut grad_out).unwrap();
-        net.backward(&params, &x, batch, &mut acts, &masks, &grad_out, &mut grads, &mut workspace)
-            .unwrap();
+        net.backward(
+            &params,
+            &x,
+            batch,
+            &mut acts,
+            &masks,
+            &grad_out,
+            &mut grads,
+            &mut workspace,
+        )
+        .unwrap();
         net.grad_norms(&grads, &mut norms).unwrap();
-        net.step(t, &mut params, &grads, &mut state, &adam, &adam).unwrap();
+        net.step(t, &mut params, &grads, &mut state, &adam, &adam)
+            .unwrap();
     }
-    net.forward_eval(&params, &x, batch, &mut acts, &mut workspace).unwrap();
-    net.infer(&params, &x, batch, &mut ping, &mut pong, &mut workspace).unwrap();
+    net.forward_eval(&params, &x, batch, &mut acts, &mut workspace)
+        .unwrap();
+    net.infer(&params, &x, batch, &mut ping, &mut pong, &mut workspace)
+        .unwrap();
     let stats = region.change();
-    assert_eq!((stats.allocations, stats.reallocations), (0, 0), "{stats:?}");
-    assert!(!workspace.is_empty(), "the packed gemm path was not exercised");
+    assert_eq!(
+        (stats.allocations, stats.reallocations),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(
+        !workspace.is_empty(),
+        "the packed gemm path was not exercised"
+    );
     assert!(norms.iter().all(|n| n.is_finite() && *n > 0.0));
 }

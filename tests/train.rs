@@ -34,10 +34,7 @@ fn small() -> (Vec<u8>, Vec<u8>) {
 #[test]
 fn loads_raw_and_gzipped_idx() {
     let (images, labels) = small();
-    for (i, l) in [
-        (images.clone(), labels.clone()),
-        (gz(&images), gz(&labels)),
-    ] {
+    for (i, l) in [(images.clone(), labels.clone()), (gz(&images), gz(&labels))] {
         let d = Dataset::from_idx(&i, &l, 3).unwrap();
         assert_eq!((d.len(), d.features(), d.classes()), (3, 6, 3));
         assert_eq!(d.labels(), &[2, 0, 1]);
@@ -117,7 +114,10 @@ fn mnist_test_set_has_the_documented_label_counts() {
     for &y in d.labels() {
         counts[y as usize] += 1;
     }
-    assert_eq!(counts, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    assert_eq!(
+        counts,
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
     assert!(d.inputs().iter().all(|&p| (0.0..=1.0).contains(&p)));
 }
 

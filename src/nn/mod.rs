@@ -348,7 +348,10 @@ impl<'a> Mlp<'a> {
         self.check_layer(params.len(), l)?;
         let (w, b) = self.param_offsets(l);
         let units = self.layers[l].units;
-        Ok((&params[w..][..units * self.fan_in(l)], &params[b..][..units]))
+        Ok((
+            &params[w..][..units * self.fan_in(l)],
+            &params[b..][..units],
+        ))
     }
 
     /// Layer `l`'s weights and biases in `params`, writable (for a custom
@@ -386,7 +389,12 @@ impl<'a> Mlp<'a> {
     /// Initialises the parameters: weights by `scheme` with the gain of each
     /// layer's activation, biases to zero. Draws from `rng` layer by layer,
     /// in storage order, so a seed gives the same network on every target.
-    pub fn init<R: Rng + ?Sized>(&self, params: &mut [f32], rng: &mut R, scheme: Init) -> Result<()> {
+    pub fn init<R: Rng + ?Sized>(
+        &self,
+        params: &mut [f32],
+        rng: &mut R,
+        scheme: Init,
+    ) -> Result<()> {
         check_len("params", params.len(), self.param_len())?;
         for (l, spec) in self.layers.iter().enumerate() {
             let (w, b) = self.layer_mut(params, l)?;

@@ -9,7 +9,13 @@ use rand_core::Rng;
 
 impl Mlp<'_> {
     /// Checks the arguments every pass shares.
-    fn check_pass(&self, params: &[f32], input: &[f32], batch: usize, workspace: &[f32]) -> Result<()> {
+    fn check_pass(
+        &self,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        workspace: &[f32],
+    ) -> Result<()> {
         check_len("params", params.len(), self.param_len())?;
         check_len("input", input.len(), batch.saturating_mul(self.input))?;
         check_capacity("workspace", workspace.len(), self.workspace_len(batch))
@@ -89,7 +95,11 @@ impl Mlp<'_> {
             let (fan_in, n) = (self.fan_in(l), batch * spec.units);
             let (done, rest) = acts.split_at_mut(start);
             // The previous layer's output is the last thing before this one.
-            let x = if l == 0 { input } else { &done[done.len() - batch * fan_in..] };
+            let x = if l == 0 {
+                input
+            } else {
+                &done[done.len() - batch * fan_in..]
+            };
             let (z, rest) = rest.split_at_mut(n);
             let (y, rest) = rest.split_at_mut(n);
             self.dense(params, l, x, batch, Activation::Identity, z, workspace)?;
@@ -170,7 +180,11 @@ impl Mlp<'_> {
                 Dropout::new(spec.dropout)?.backward_in_place(mask, dz)?;
             }
             spec.activation.backward_in_place(z, y, dz)?;
-            let x = if l == 0 { input } else { &fwd[start - batch * fan_in..start] };
+            let x = if l == 0 {
+                input
+            } else {
+                &fwd[start - batch * fan_in..start]
+            };
             let (w, _) = self.layer(params, l)?;
             let (dw, db) = self.layer_mut(grads, l)?;
             let dz_mat = MatRef::new(dz, batch, spec.units)?;
@@ -228,7 +242,11 @@ impl Mlp<'_> {
         let (mut cur, mut next) = (ping, pong);
         for (l, spec) in self.layers.iter().enumerate() {
             let fan_in = self.fan_in(l);
-            let x = if l == 0 { input } else { &cur[..batch * fan_in] };
+            let x = if l == 0 {
+                input
+            } else {
+                &cur[..batch * fan_in]
+            };
             let y = &mut next[..batch * spec.units];
             self.dense(params, l, x, batch, spec.activation, y, workspace)?;
             core::mem::swap(&mut cur, &mut next);

@@ -23,7 +23,12 @@ impl Dataset {
     ///
     /// Fails if `features` is 0, the lengths disagree or a label is not
     /// below `classes`.
-    pub fn new(features: usize, classes: usize, inputs: Vec<f32>, labels: Vec<u32>) -> Result<Self> {
+    pub fn new(
+        features: usize,
+        classes: usize,
+        inputs: Vec<f32>,
+        labels: Vec<u32>,
+    ) -> Result<Self> {
         if features == 0 {
             return Err(Error::InvalidParameter {
                 arg: "features",
@@ -59,7 +64,11 @@ impl Dataset {
     /// Fails on a truncated or corrupt gzip stream, a wrong magic number, a
     /// length that does not match the dimensions, different image and label
     /// counts, or a label not below `classes`.
-    pub fn from_idx(images: &[u8], labels: &[u8], classes: usize) -> core::result::Result<Self, DataError> {
+    pub fn from_idx(
+        images: &[u8],
+        labels: &[u8],
+        classes: usize,
+    ) -> core::result::Result<Self, DataError> {
         let images = maybe_gunzip("images", images)?;
         let labels = maybe_gunzip("labels", labels)?;
         let (dims, pixels) = parse_u8("images", &images, 3)?;
@@ -152,7 +161,11 @@ impl Dataset {
         check_len("labels", labels.len(), indices.len())?;
         for (position, (&i, (row, label))) in indices
             .iter()
-            .zip(inputs.chunks_exact_mut(self.features).zip(labels.iter_mut()))
+            .zip(
+                inputs
+                    .chunks_exact_mut(self.features)
+                    .zip(labels.iter_mut()),
+            )
             .enumerate()
         {
             if i >= self.len() {

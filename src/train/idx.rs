@@ -84,7 +84,10 @@ pub(crate) fn parse_u8<'a>(
     if bytes.len() < header {
         return Err(format_error(
             what,
-            std::format!("{} bytes, shorter than the {header}-byte header", bytes.len()),
+            std::format!(
+                "{} bytes, shorter than the {header}-byte header",
+                bytes.len()
+            ),
         ));
     }
     let magic = [0, 0, 0x08, ndim as u8];
