@@ -12,9 +12,9 @@
 //!
 //! # Random bits and the keep probability
 //!
-//! A call with `0 < p < 1` on a non-empty input seeds a
-//! [`StreamRng`](crate::rng::StreamRng) with 32 `u64` drawn from the caller's
-//! generator and takes one block (16 words) per 32 elements: element `i`
+//! A call with `0 < p < 1` on a non-empty input seeds a [`StreamRng`] with
+//! 32 `u64` drawn from the caller's generator and takes one block (16 words)
+//! per 32 elements: element `i`
 //! reads word `i % 16` of block `i / 32`, its high 16 bits when `i % 32 < 16`
 //! and its low 16 bits otherwise. The element is kept when that 16-bit value,
 //! read as an `i16`, is at least `32768 - k`, where
@@ -153,7 +153,7 @@ impl Dropout {
         check_len("y", y.len(), x.len())?;
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
-            0.0 => y.copy_from_slice(x),
+            0.0 => map(x, y, 0.0, |v| v),
             1.0 => map(x, y, 0.0, |v| v * F32s::ZERO),
             _ if x.is_empty() => {}
             _ => apply(x, y, mask.iter_mut(), self.generator(rng)),
@@ -205,7 +205,7 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(grad_out.len()))?;
         let scale = U32s::splat(self.scale.to_bits());
         match self.p {
-            0.0 => grad_in.copy_from_slice(grad_out),
+            0.0 => map(grad_out, grad_in, 0.0, |v| v),
             1.0 => map(grad_out, grad_in, 0.0, |v| v * F32s::ZERO),
             _ => apply(grad_out, grad_in, mask.iter(), |w| word_factors(*w, scale)),
         }
@@ -252,7 +252,7 @@ impl Dropout {
             _ => {}
         }
         if let Some(last) = mask.last_mut()
-            && n % WORD != 0
+            && !n.is_multiple_of(WORD)
         {
             *last &= (1 << (n % WORD)) - 1;
         }

@@ -8,7 +8,8 @@
 //! | [`he_uniform`] (`kaiming_uniform_`) | U(-a, a), a = gain * sqrt(3 / fan) |
 //! | [`he_normal`] (`kaiming_normal_`) | N(0, std^2), std = gain / sqrt(fan) |
 //!
-//! For a dense layer's weight of shape (out, in), `fan_in = in` and
+//! [`gain`] gives PyTorch's recommended gain for an [`Activation`]. For a
+//! dense layer's weight of shape (out, in), `fan_in = in` and
 //! `fan_out = out`; [`FanMode::fan`] picks one for the He schemes (PyTorch's
 //! `mode='fan_in'` is the default). With `gain = sqrt(2)` (ReLU),
 //! [`he_uniform`] is the classic U(-sqrt(6 / fan_in), sqrt(6 / fan_in)).
@@ -31,6 +32,7 @@
 
 use rand_core::Rng;
 
+use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::rng::{STREAMS, StreamRng};
 use crate::simd::{F32s, LANES, U32s, bitcast, store_partial};
@@ -55,6 +57,50 @@ impl FanMode {
             FanMode::Out => out_features,
         }
     }
+}
+
+/// The recommended gain for layers followed by `activation`: PyTorch's
+/// `torch.nn.init.calculate_gain`, to pass to the schemes below.
+///
+/// | activation | gain |
+/// | --- | --- |
+/// | `Identity`, `Sigmoid` | 1 |
+/// | `Tanh` | 5/3 |
+/// | `Relu` | sqrt(2) |
+/// | `LeakyRelu(slope)` | sqrt(2 / (1 + slope^2)) |
+/// | `Elu`, `Gelu`, `GeluTanh`, `Silu`, `Softplus` | sqrt(2) |
+///
+/// PyTorch has no gain for the last row (`calculate_gain` raises); these
+/// activations are ReLU-like (close to the identity for `x > 0` and
+/// saturating below), so they get ReLU's gain, the usual practice.
+///
+/// ```
+/// use microprop::{Activation, init};
+/// assert_eq!(init::gain(Activation::Tanh)?, 5.0 / 3.0);
+/// assert_eq!(init::gain(Activation::Relu)?, 2.0f32.sqrt());
+/// # Ok::<(), microprop::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for a hyperparameter that
+/// [`Activation::validate`] rejects (a non-finite `LeakyRelu` slope).
+pub fn gain(activation: Activation) -> Result<f32> {
+    activation.validate()?;
+    Ok(match activation {
+        Activation::Identity | Activation::Sigmoid => 1.0,
+        Activation::Tanh => 5.0 / 3.0,
+        Activation::LeakyRelu(slope) => {
+            let slope = f64::from(slope);
+            libm::sqrt(2.0 / (1.0 + slope * slope)) as f32
+        }
+        Activation::Relu
+        | Activation::Elu(_)
+        | Activation::Gelu
+        | Activation::GeluTanh
+        | Activation::Silu
+        | Activation::Softplus => core::f32::consts::SQRT_2,
+    })
 }
 
 /// Fills `w` from U(-a, a) with a = `gain * sqrt(6 / (fan_in + fan_out))`

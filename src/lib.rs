@@ -24,20 +24,25 @@
 //!
 //! - `std` (default): the trainer layer. Without it the crate is `no_std` and
 //!   builds for `thumbv6m-none-eabi` and `thumbv7em-none-eabihf`.
+//! - `parallel` (implies `std`, uses rayon): `matmul::gemm_parallel`, a
+//!   multi-threaded matrix multiply; everything else stays single-threaded.
 #![no_std]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
 pub mod activation;
+pub mod clip;
 pub mod dropout;
 mod error;
 pub mod init;
+pub mod loss;
 pub mod matmul;
 pub mod nn;
 pub mod optim;
 pub mod reference;
 pub mod rng;
+pub mod schedule;
 mod simd;
 #[cfg(feature = "std")]
 pub mod train;

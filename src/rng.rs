@@ -66,21 +66,15 @@ pub struct StreamRng {
 impl StreamRng {
     /// Seeds the sixteen streams from 32 `u64` drawn from `rng`.
     pub fn from_rng<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        let mut words = [[0u32; STREAMS]; 4];
-        for s in 0..STREAMS {
+        // `from_fn` runs in index order: stream `s` takes draws `2s, 2s + 1`.
+        let states: [[u32; 4]; STREAMS] = core::array::from_fn(|_| {
             let a = rng.next_u64();
             let b = rng.next_u64();
             let state = [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32];
-            let state = if state == [0; 4] { [1, 0, 0, 0] } else { state };
-            for (k, w) in state.into_iter().enumerate() {
-                words[k][s] = w;
-            }
-        }
-        let lanes = |k: usize, v: usize| {
-            let mut a = [0u32; LANES];
-            a.copy_from_slice(&words[k][v * LANES..(v + 1) * LANES]);
-            U32s::new(a)
-        };
+            if state == [0; 4] { [1, 0, 0, 0] } else { state }
+        });
+        let lanes =
+            |k: usize, v: usize| U32s::new(core::array::from_fn(|l| states[v * LANES + l][k]));
         StreamRng {
             s: core::array::from_fn(|k| core::array::from_fn(|v| lanes(k, v))),
         }

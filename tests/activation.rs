@@ -111,53 +111,92 @@ fn simd_matches_reference_for_every_length_and_offset() {
 }
 
 /// Checks one forward result against the f64 oracle and the documented
-/// bound; returns its error in ulp (0 outside the normal range).
-fn check_value(act: Activation, x: f32, got: f32) -> f64 {
+/// bound: its error in ulp (0 outside the normal range), or why it fails.
+fn forward_error(act: Activation, x: f32, got: f32) -> Result<f64, String> {
     let want = reference::value(act, f64::from(x));
+    let fail = |e: f64| format!("{act:?}({x:e}) = {got:e}, want {want:e} ({e:.2} ulp)");
     match special_agrees(got, want) {
-        Some(ok) => {
-            assert!(ok, "{act:?}({x:e}) = {got:e}, want {want:e}");
-            0.0
-        }
+        Some(true) => Ok(0.0),
+        Some(false) => Err(fail(f64::INFINITY)),
         None => {
             let e = ulp_error(got, want);
-            assert!(
-                e <= forward_ulp(act),
-                "{act:?}({x:e}) = {got:e}, want {want:e}: {e} ulp"
-            );
-            e
+            if e <= forward_ulp(act) {
+                Ok(e)
+            } else {
+                Err(fail(e))
+            }
         }
     }
 }
 
-/// Forward and backward errors of `act` over `inputs`, checked against the
-/// documented bounds; returns the worst forward error in ulp.
-fn check_precision(act: Activation, inputs: &[f32]) -> f64 {
+fn check_value(act: Activation, x: f32, got: f32) {
+    if let Err(msg) = forward_error(act, x, got) {
+        panic!("{msg}");
+    }
+}
+
+/// The outcome of a precision sweep over some inputs.
+#[derive(Default)]
+struct Report {
+    /// The worst forward error seen, in ulp, and where.
+    worst: f64,
+    worst_at: f32,
+    /// How many forward or backward results broke their bound, and the
+    /// first of them.
+    failures: u64,
+    first_failure: Option<String>,
+}
+
+impl Report {
+    fn fail(&mut self, msg: String) {
+        self.failures += 1;
+        self.first_failure.get_or_insert(msg);
+    }
+
+    fn merge(mut self, other: Report) -> Report {
+        if other.worst > self.worst {
+            self.worst = other.worst;
+            self.worst_at = other.worst_at;
+        }
+        self.failures += other.failures;
+        if self.first_failure.is_none() {
+            self.first_failure = other.first_failure;
+        }
+        self
+    }
+}
+
+/// Forward and backward (from `grad_out = 1`) results of `act` over
+/// `inputs`, measured against the f64 oracles and the documented bounds.
+fn precision_report(act: Activation, inputs: &[f32]) -> Report {
     let (ab, ub) = backward_bound(act);
     let mut y = vec![0.0; inputs.len()];
     let mut d = vec![1.0; inputs.len()];
     act.forward(inputs, &mut y).unwrap();
     act.backward_in_place(inputs, &y, &mut d).unwrap();
-    let mut worst = 0.0f64;
+    let mut report = Report::default();
     for ((&x, &got), &dg) in inputs.iter().zip(&y).zip(&d) {
-        worst = worst.max(check_value(act, x, got));
+        match forward_error(act, x, got) {
+            Ok(e) if e > report.worst => {
+                report.worst = e;
+                report.worst_at = x;
+            }
+            Ok(_) => {}
+            Err(msg) => report.fail(msg),
+        }
         let dw = reference::derivative(act, f64::from(x));
-        if dw.is_nan() {
-            assert!(dg.is_nan(), "{act:?}'({x:e}) = {dg:e}, want NaN");
+        let ok = if dw.is_nan() {
+            dg.is_nan()
         } else if dw.abs() < f64::from(f32::MIN_POSITIVE) {
-            assert!(
-                f64::from(dg.abs()) <= ab + 1e-37,
-                "{act:?}'({x:e}) = {dg:e}, want {dw:e}"
-            );
+            f64::from(dg.abs()) <= ab + 1e-37
         } else {
-            let tol = ab + ub * ulp_of(dw);
-            assert!(
-                (f64::from(dg) - dw).abs() <= tol,
-                "{act:?}'({x:e}) = {dg:e}, want {dw:e}"
-            );
+            (f64::from(dg) - dw).abs() <= ab + ub * ulp_of(dw)
+        };
+        if !ok {
+            report.fail(format!("{act:?}'({x:e}) = {dg:e}, want {dw:e}"));
         }
     }
-    worst
+    report
 }
 
 /// About a million f32 spread over every exponent and sign, plus the edge
@@ -179,8 +218,17 @@ fn strided_sample() -> Vec<f32> {
 fn precision_on_a_strided_sample_and_edge_cases() {
     let xs = strided_sample();
     for act in ALL {
-        let worst = check_precision(act, &xs);
-        eprintln!("{act:?}: worst forward error {worst:.2} ulp");
+        let r = precision_report(act, &xs);
+        eprintln!(
+            "{act:?}: worst forward error {:.2} ulp at {:e}",
+            r.worst, r.worst_at
+        );
+        assert_eq!(
+            r.failures,
+            0,
+            "{act:?}: {}",
+            r.first_failure.unwrap_or_default()
+        );
     }
 }
 
@@ -204,14 +252,15 @@ fn precision_on_every_finite_f32() {
         Activation::Softplus,
     ];
     let all = Instant::now();
+    let mut failed = Vec::new();
     for act in unary {
         let start = Instant::now();
-        let worst = std::thread::scope(|s| {
+        let report = std::thread::scope(|s| {
             let halves: Vec<_> = [0u64, 1 << 31]
                 .into_iter()
                 .map(|lo| {
                     s.spawn(move || {
-                        let mut worst = 0.0f64;
+                        let mut report = Report::default();
                         let mut buf = Vec::with_capacity(1 << 16);
                         for chunk in (lo..lo + (1 << 31)).step_by(1 << 16) {
                             buf.clear();
@@ -220,23 +269,31 @@ fn precision_on_every_finite_f32() {
                                     .map(|b| f32::from_bits(b as u32))
                                     .filter(|x| x.is_finite()),
                             );
-                            worst = worst.max(check_precision(act, &buf));
+                            report = report.merge(precision_report(act, &buf));
                         }
-                        worst
+                        report
                     })
                 })
                 .collect();
             halves
                 .into_iter()
                 .map(|h| h.join().unwrap())
-                .fold(0.0, f64::max)
+                .fold(Report::default(), Report::merge)
         });
         eprintln!(
-            "exhaustive {act:?}: worst forward error {worst:.2} ulp in {:.0} s",
+            "exhaustive {act:?}: worst forward error {:.2} ulp at {:e}, {} failures, {:.0} s",
+            report.worst,
+            report.worst_at,
+            report.failures,
             start.elapsed().as_secs_f64()
         );
+        if let Some(msg) = report.first_failure {
+            eprintln!("  first failure: {msg}");
+            failed.push(act);
+        }
     }
     eprintln!("exhaustive sweep took {:.0} s", all.elapsed().as_secs_f64());
+    assert!(failed.is_empty(), "bounds broken by {failed:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use common::{lengths, offsets};
 use microprop::init::{self, FanMode};
-use microprop::{Error, reference};
+use microprop::{Activation, Error, reference};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 
@@ -169,4 +169,40 @@ fn a_fixed_seed_gives_known_weights() {
         (0x9725_acc0_4b21_0aa8, 0xe9bb_a375_e0cf_eae1),
         "uniform {uniform:#018x}, normal {normal:#018x}"
     );
+}
+
+/// torch.nn.init.calculate_gain's values (computed by PyTorch in f64, here
+/// rounded to f32), and ReLU's gain for the ReLU-like activations it lacks.
+#[test]
+fn gains_are_torchs() {
+    let cases = [
+        (Activation::Identity, 1.0),
+        (Activation::Sigmoid, 1.0),
+        (Activation::Tanh, 5.0 / 3.0),
+        (Activation::Relu, 2.0f64.sqrt()),
+        (Activation::LeakyRelu(0.01), 1.414_142_856_997_835_4), // calculate_gain('leaky_relu')
+        (Activation::LeakyRelu(-1.0), 1.0),
+        (Activation::Elu(1.0), 2.0f64.sqrt()),
+        (Activation::Gelu, 2.0f64.sqrt()),
+        (Activation::GeluTanh, 2.0f64.sqrt()),
+        (Activation::Silu, 2.0f64.sqrt()),
+        (Activation::Softplus, 2.0f64.sqrt()),
+    ];
+    for (activation, expected) in cases {
+        assert_eq!(
+            init::gain(activation).unwrap(),
+            expected as f32,
+            "{activation:?}"
+        );
+    }
+    // nn.Linear's default, kaiming_uniform_(a = sqrt(5)): gain sqrt(1/3)
+    let linear = init::gain(Activation::LeakyRelu(5.0f32.sqrt())).unwrap();
+    assert!((f64::from(linear) - (1.0f64 / 3.0).sqrt()).abs() < 1e-7);
+    for slope in [f32::NAN, f32::INFINITY] {
+        assert!(matches!(
+            init::gain(Activation::LeakyRelu(slope)),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+    assert!(init::gain(Activation::Elu(-1.0)).is_err());
 }

@@ -325,8 +325,8 @@ fn malformed_views_are_errors() {
 
 #[test]
 fn mismatched_shapes_and_short_workspaces_are_errors() {
-    let data = vec![1.0f32; 64 * 64];
-    let mut out = vec![0.0f32; 64 * 64];
+    let data = vec![1.0f32; 100 * 1100];
+    let mut out = vec![0.0f32; 100 * 100];
     let a = MatRef::new(&data, 8, 6).unwrap();
     let b = MatRef::new(&data, 5, 7).unwrap();
     let c = MatMut::new(&mut out, 8, 7).unwrap();
@@ -354,7 +354,7 @@ fn mismatched_shapes_and_short_workspaces_are_errors() {
     let c = MatMut::new(&mut out, 8, 7).unwrap().t();
     assert!(matmul::gemm(1.0, a, b, 0.0, c, &mut []).is_err());
 
-    for (m, n, k) in [(64, 64, 64), (60, 50, 40), (8, 64, 64)] {
+    for (m, n, k) in [(64, 64, 130), (60, 90, 100), (8, 64, 1100)] {
         let len = matmul::gemm_workspace_len(m, n, k);
         assert!(len > 0, "{m}x{n}x{k} should need a workspace");
         let a = MatRef::new(&data, m, k).unwrap();
@@ -388,4 +388,144 @@ fn the_workspace_is_bounded() {
     );
     assert_eq!(matmul::gemm_workspace_len(0, 100, 100), 0);
     assert_eq!(matmul::gemm_workspace_len(100, 100, 0), 0);
+}
+
+/// The fused layer equals gemm followed by a separate bias and activation
+/// pass, bit for bit, on both paths and every layout.
+#[test]
+fn fused_bias_activation_equals_the_separate_passes() {
+    use microprop::Activation;
+    let mut rng = TestRng(6);
+    for (m, n, k) in [
+        (0, 3, 4),
+        (3, 0, 4),
+        (5, 7, 0),
+        (13, 37, 19),
+        (100, 10, 300),
+        (70, 90, 130),
+    ] {
+        for t in TRANSPOSES {
+            for act in [Activation::Relu, Activation::Tanh, Activation::Identity] {
+                let (ar, ac) = if t.0 { (k, m) } else { (m, k) };
+                let (br, bc) = if t.1 { (n, k) } else { (k, n) };
+                let a = rng.vec(m * k, -1.0, 1.0);
+                let b = rng.vec(k * n, -1.0, 1.0);
+                let bias = rng.vec(n, -1.0, 1.0);
+                let view = |d, r, c, tr: bool| {
+                    let v = MatRef::new(d, r, c).unwrap();
+                    if tr { v.t() } else { v }
+                };
+                let (av, bv) = (view(&a, ar, ac, t.0), view(&b, br, bc, t.1));
+                let mut ws = vec![f32::NAN; matmul::gemm_workspace_len(m, n, k)];
+                let mut fused = vec![f32::NAN; m * n];
+                let c = if t.2 {
+                    MatMut::new(&mut fused, n, m).unwrap().t()
+                } else {
+                    MatMut::new(&mut fused, m, n).unwrap()
+                };
+                matmul::gemm_bias_activation(av, bv, &bias, act, c, &mut ws).unwrap();
+                let mut separate = vec![f32::NAN; m * n];
+                let c = MatMut::new(&mut separate, m, n).unwrap();
+                matmul::gemm(1.0, av, bv, 0.0, c, &mut ws).unwrap();
+                for row in separate.chunks_exact_mut(n.max(1)) {
+                    row.iter_mut().zip(&bias).for_each(|(x, b)| *x += b);
+                }
+                act.forward_in_place(&mut separate).unwrap();
+                for i in 0..m {
+                    for j in 0..n {
+                        let f = if t.2 {
+                            fused[j * m + i]
+                        } else {
+                            fused[i * n + j]
+                        };
+                        let s = separate[i * n + j];
+                        assert_eq!(
+                            f.to_bits(),
+                            s.to_bits(),
+                            "{m}x{n}x{k} {t:?} {act:?} [{i},{j}]"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_argument_errors() {
+    use microprop::Activation;
+    let a = [1.0f32; 6];
+    let mut c = [0.0f32; 4];
+    let av = MatRef::new(&a, 2, 3).unwrap();
+    let bv = MatRef::new(&a, 3, 2).unwrap();
+    let e = matmul::gemm_bias_activation(
+        av,
+        bv,
+        &[0.0; 3],
+        Activation::Relu,
+        MatMut::new(&mut c, 2, 2).unwrap(),
+        &mut [],
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::LengthMismatch { arg: "bias", .. }));
+    let e = matmul::gemm_bias_activation(
+        av,
+        bv,
+        &[0.0; 2],
+        Activation::LeakyRelu(f32::NAN),
+        MatMut::new(&mut c, 2, 2).unwrap(),
+        &mut [],
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidParameter { .. }));
+    let e = matmul::gemm_bias_activation(
+        av,
+        av,
+        &[0.0; 3],
+        Activation::Relu,
+        MatMut::new(&mut c, 2, 2).unwrap(),
+        &mut [],
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ShapeMismatch { arg: "b", .. }));
+}
+
+/// The threaded product is bit-identical to the single-threaded one.
+#[cfg(feature = "parallel")]
+#[test]
+fn parallel_equals_single_threaded() {
+    let mut rng = TestRng(7);
+    for (m, n, k) in [(5, 6, 7), (100, 10, 300), (97, 131, 67), (300, 257, 263)] {
+        for t in TRANSPOSES {
+            let (ar, ac) = if t.0 { (k, m) } else { (m, k) };
+            let (br, bc) = if t.1 { (n, k) } else { (k, n) };
+            let a = rng.vec(m * k, -1.0, 1.0);
+            let b = rng.vec(k * n, -1.0, 1.0);
+            let c0 = rng.vec(m * n, -1.0, 1.0);
+            let view = |d, r, c, tr: bool| {
+                let v = MatRef::new(d, r, c).unwrap();
+                if tr { v.t() } else { v }
+            };
+            let (av, bv) = (view(&a, ar, ac, t.0), view(&b, br, bc, t.1));
+            fn out(c: &mut [f32], m: usize, n: usize, transposed: bool) -> MatMut<'_> {
+                if transposed {
+                    MatMut::new(c, n, m).unwrap().t()
+                } else {
+                    MatMut::new(c, m, n).unwrap()
+                }
+            }
+            let mut single = c0.clone();
+            let mut ws = vec![0.0; matmul::gemm_workspace_len(m, n, k)];
+            matmul::gemm(0.5, av, bv, 0.5, out(&mut single, m, n, t.2), &mut ws).unwrap();
+            let mut threaded = c0.clone();
+            let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(m, n, k)];
+            matmul::gemm_parallel(0.5, av, bv, 0.5, out(&mut threaded, m, n, t.2), &mut ws)
+                .unwrap();
+            let same = single
+                .iter()
+                .zip(&threaded)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{m}x{n}x{k} {t:?}");
+        }
+    }
 }

@@ -33,9 +33,9 @@
 mod gelu;
 mod logistic;
 mod rectifier;
-mod softmax;
+pub(crate) mod softmax;
 mod tanh;
-mod vmath;
+pub(crate) mod vmath;
 
 pub use softmax::{log_softmax, softmax};
 

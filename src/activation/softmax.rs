@@ -26,7 +26,7 @@ fn check(x: &[f32], y: &[f32], cols: usize) -> Result<()> {
 
 /// The largest non-NaN element (NaN elements make the whole row NaN later,
 /// through the exponential).
-fn row_max(row: &[f32]) -> f32 {
+pub(crate) fn row_max(row: &[f32]) -> f32 {
     let (body, tail) = row.as_chunks::<LANES>();
     let mut acc = F32s::splat(f32::NEG_INFINITY);
     for c in body {
@@ -58,7 +58,7 @@ fn shifted_exp(v: F32s, m: F32s) -> F32s {
 }
 
 /// Writes `e^(x - m)` into `out` (when given) and returns the sum.
-fn exp_sum(row: &[f32], m: f32, mut out: Option<&mut [f32]>) -> f32 {
+pub(crate) fn exp_sum(row: &[f32], m: f32, mut out: Option<&mut [f32]>) -> f32 {
     let mv = F32s::splat(m);
     let (body, tail) = row.as_chunks::<LANES>();
     let mut acc = F32s::splat(0.0);

@@ -56,16 +56,20 @@ pub(crate) const NR: usize = NV * LANES;
 /// The accumulator tile: `MR` rows of `NV` vectors.
 pub(crate) type Tile = [[F32s; NV]; MR];
 
-/// Loads one packed row of B (`NR` floats) as `NV` vectors.
+/// Loads one row of B (`NR` floats, from a slice of exactly that length) as
+/// `NV` vectors.
 #[inline(always)]
-pub(crate) fn load_row(row: &[f32; NR]) -> [F32s; NV] {
+pub(crate) fn load_row(row: &[f32]) -> [F32s; NV] {
+    debug_assert_eq!(row.len(), NR);
     let (chunks, _) = row.as_chunks::<LANES>();
     core::array::from_fn(|v| F32s::new(chunks[v]))
 }
 
-/// `acc[i] += a[i] * b` for the `MR` rows: one rank-1 update of the tile.
+/// `acc[i] += a[i] * b` for the `MR` rows (`a` holds exactly `MR` values):
+/// one rank-1 update of the tile.
 #[inline(always)]
-pub(crate) fn rank1(acc: &mut Tile, a: &[f32; MR], b: &[F32s; NV]) {
+pub(crate) fn rank1(acc: &mut Tile, a: &[f32], b: &[F32s; NV]) {
+    debug_assert_eq!(a.len(), MR);
     for (acc_row, &ai) in acc.iter_mut().zip(a) {
         let ai = F32s::splat(ai);
         for (x, &bv) in acc_row.iter_mut().zip(b) {
@@ -81,6 +85,18 @@ pub(crate) fn kernel(a: &[[f32; MR]], b: &[[f32; NR]]) -> Tile {
     let mut acc = [[F32s::ZERO; NV]; MR];
     for (ap, bp) in a.iter().zip(b) {
         rank1(&mut acc, ap, &load_row(bp));
+    }
+    acc
+}
+
+/// The product of a packed `MR x kc` panel of A and `kc` rows of B read in
+/// place: row `p` is the first `NR` floats of the `p`-th `rs`-long chunk of
+/// `b`.
+#[inline(always)]
+pub(crate) fn kernel_strided(a: &[[f32; MR]], b: &[f32], rs: usize) -> Tile {
+    let mut acc = [[F32s::ZERO; NV]; MR];
+    for (p, ap) in a.iter().enumerate() {
+        rank1(&mut acc, ap, &load_row(&b[p * rs..][..NR]));
     }
     acc
 }

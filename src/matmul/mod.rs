@@ -17,6 +17,12 @@
 //! from the views, and for them [`gemm_workspace_len`] is 0: an empty
 //! workspace is then enough (on a microcontroller, no scratch memory at all).
 //!
+//! # Fused dense layer
+//!
+//! [`gemm_bias_activation`] computes `act(A * B + bias)` with the bias and
+//! the activation applied to each tile as soon as it is final, so a dense
+//! layer's forward pass is one sweep over its output.
+//!
 //! # Algorithm
 //!
 //! The BLIS loop nest: C is cut in blocks of `NC` columns, the inner
@@ -29,6 +35,12 @@
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
 //!
+//! # Threads
+//!
+//! With the `parallel` feature, `gemm_parallel` splits C into bands over
+//! rayon's threads. `gemm` itself always runs on the calling thread, and the
+//! core stays `no_std`.
+//!
 //! # Precision
 //!
 //! Each element of `A * B` is a sum of `k` products accumulated in `f32`,
@@ -40,12 +52,18 @@
 
 mod blocking;
 mod driver;
+mod fused;
 mod kernel;
 mod pack;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod small;
 mod view;
 
 pub use blocking::gemm_workspace_len;
+pub use fused::gemm_bias_activation;
+#[cfg(feature = "parallel")]
+pub use parallel::{gemm_parallel, gemm_parallel_workspace_len};
 pub use view::{MatMut, MatRef};
 
 use crate::error::{Error, Result, check_capacity};
@@ -127,13 +145,13 @@ fn check_shapes(a: &MatRef, b: &MatRef, c: &MatMut) -> Result<()> {
     Ok(())
 }
 
-/// The checked product: picks the path and makes C row-major.
+/// The checked product: makes C row-major and picks the path.
 fn run(
     alpha: f32,
     a: MatRef,
     b: MatRef,
     beta: f32,
-    mut c: MatMut,
+    c: MatMut,
     workspace: &mut [f32],
     epi: &impl Epilogue,
 ) {
@@ -141,6 +159,22 @@ fn run(
         // C^T = B^T * A^T, with C^T row-major.
         return run(alpha, b.t(), a.t(), beta, c.t(), workspace, epi);
     }
+    let small = small::is_small(a.rows, b.cols, a.cols);
+    compute(alpha, a, b, beta, c, workspace, epi, small);
+}
+
+/// The product with C row-major, on the unpacked path if `small`.
+#[allow(clippy::too_many_arguments)]
+fn compute(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    mut c: MatMut,
+    workspace: &mut [f32],
+    epi: &impl Epilogue,
+    small: bool,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
@@ -155,7 +189,75 @@ fn run(
             }
             epi.apply(row, 0);
         }
+    } else if small {
+        small::gemm_small(alpha, a, b, beta, &mut c, epi);
     } else {
         gemm_packed(alpha, a, b, beta, &mut c, workspace, epi);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both paths swept over every tile-edge shape of this build's kernel,
+    //! against the f64 reference (the public tests see only the path that
+    //! `gemm` picks for each shape).
+    use super::kernel::{MR, NR};
+    use super::*;
+    use crate::reference;
+    use std::vec;
+
+    #[test]
+    fn both_paths_match_the_reference_at_every_tile_edge() {
+        let mut seed = 1u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        for m in 1..=2 * MR + 1 {
+            for n in 1..=2 * NR + 1 {
+                for k in [1, 2, 7, 33, blocking::KC + 3] {
+                    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                        let a: vec::Vec<f32> = (0..m * k).map(|_| next()).collect();
+                        let b: vec::Vec<f32> = (0..k * n).map(|_| next()).collect();
+                        let av = if ta {
+                            MatRef::new(&a, k, m).unwrap().t()
+                        } else {
+                            MatRef::new(&a, m, k).unwrap()
+                        };
+                        let bv = if tb {
+                            MatRef::new(&b, n, k).unwrap().t()
+                        } else {
+                            MatRef::new(&b, k, n).unwrap()
+                        };
+                        let mut want = vec![0.0f32; m * n];
+                        reference::matmul::gemm(
+                            1.0,
+                            av,
+                            bv,
+                            0.0,
+                            MatMut::new(&mut want, m, n).unwrap(),
+                        );
+                        let (al, bl) = blocking::packed_lens(m, n, k);
+                        let mut ws = vec![f32::NAN; al + bl];
+                        for packed in [false, true] {
+                            let mut got = vec![f32::NAN; m * n];
+                            let mut c = MatMut::new(&mut got, m, n).unwrap();
+                            if packed {
+                                driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain);
+                            } else {
+                                small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain);
+                            }
+                            for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
+                                let tol = 1e-6 * (k as f32 + 2.0) * 2.0;
+                                assert!(
+                                    (g - w).abs() <= tol,
+                                    "{m}x{n}x{k} ta={ta} tb={tb} packed={packed} [{idx}]: {g} vs {w}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

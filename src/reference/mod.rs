@@ -10,6 +10,7 @@
 pub mod activation;
 pub mod dropout;
 pub mod init;
+pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod rng;

@@ -245,7 +245,7 @@ def write_schedules(path):
                           threshold_mode="abs", cooldown=0, min_lr=0.0),
          [-m for m in metrics]),
         ("plateau mode=min factor=0.1 patience=10 threshold=0.0001 threshold_mode=rel cooldown=0 "
-         "min_lr=0", dict(), metrics),
+         "min_lr=0", dict(), metrics + [0.6] * 12),
     ]
     with open(path, "w") as fh:
         fh.write(f"# Learning rates from torch {torch.__version__} lr_scheduler, base lr 0.1, "

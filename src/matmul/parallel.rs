@@ -1,0 +1,104 @@
+//! Multi-threaded `gemm` on rayon's thread pool (feature `parallel`).
+//!
+//! C (made row-major first, as in [`gemm`](super::gemm)) is cut into
+//! horizontal bands whose heights are multiples of the micro-kernel's `MR`,
+//! one band per thread with its own part of the workspace; each band is an
+//! independent single-threaded product, so the results are bit-identical to
+//! [`gemm`](super::gemm)'s.
+
+use super::driver::Plain;
+use super::kernel::MR;
+use super::view::{MatMut, MatRef};
+use super::{check_shapes, compute, gemm_workspace_len, small};
+use crate::error::{Result, check_capacity};
+
+/// Below this many multiply-adds (`m * n * k`) a product runs on the calling
+/// thread alone: handing work to another thread costs more than it saves.
+const MIN_PARALLEL: usize = 1 << 18;
+
+/// The workspace length for [`gemm_parallel`] to use every thread of
+/// rayon's current pool: one [`gemm_workspace_len`] per thread.
+pub fn gemm_parallel_workspace_len(m: usize, n: usize, k: usize) -> usize {
+    gemm_workspace_len(m, n, k).saturating_mul(rayon::current_num_threads())
+}
+
+/// [`gemm`](super::gemm) split over the threads of rayon's current pool.
+///
+/// Uses as many threads as the workspace has room for, one
+/// [`gemm_workspace_len`]`(m, n, k)` each (up to
+/// [`gemm_parallel_workspace_len`]); small products run on the calling
+/// thread. The result is bit-identical to [`gemm`](super::gemm)'s.
+///
+/// # Errors
+///
+/// As [`gemm`](super::gemm): [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+/// for disagreeing shapes, and [`Error::BufferTooSmall`](crate::Error::BufferTooSmall)
+/// if `workspace` holds less than one [`gemm_workspace_len`]`(m, n, k)`.
+pub fn gemm_parallel(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: MatMut,
+    workspace: &mut [f32],
+) -> Result<()> {
+    check_shapes(&a, &b, &c)?;
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let per = gemm_workspace_len(m, n, k);
+    check_capacity("workspace", workspace.len(), per)?;
+    let threads = rayon::current_num_threads();
+    let mut parts = if per == 0 {
+        threads
+    } else {
+        threads.min(workspace.len() / per)
+    };
+    if m.saturating_mul(n).saturating_mul(k) < MIN_PARALLEL {
+        parts = 1;
+    }
+    // Every band takes the path the whole product would take, so the
+    // result does not depend on the number of threads.
+    let small = small::is_small(m, n, k);
+    let job = Job {
+        alpha,
+        beta,
+        per,
+        small,
+    };
+    if c.cs == 1 {
+        job.bands(a, b, c, workspace, parts);
+    } else {
+        job.bands(b.t(), a.t(), c.t(), workspace, parts);
+    }
+    Ok(())
+}
+
+/// What every band shares.
+#[derive(Clone, Copy)]
+struct Job {
+    alpha: f32,
+    beta: f32,
+    per: usize,
+    small: bool,
+}
+
+impl Job {
+    /// Splits row-major C into `parts` bands and runs them with
+    /// `rayon::join`.
+    fn bands(self, a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], parts: usize) {
+        let m = c.rows;
+        let parts = parts.min(m.div_ceil(MR)).max(1);
+        if parts == 1 {
+            let ws = &mut workspace[..self.per];
+            return compute(self.alpha, a, b, self.beta, c, ws, &Plain, self.small);
+        }
+        let left = parts / 2;
+        let top = (m.div_ceil(MR) * left / parts) * MR;
+        let (c_top, c_bottom) = c.split_rows(top);
+        let (w_top, w_bottom) = workspace.split_at_mut(left * self.per);
+        let (a_top, a_bottom) = (a.sub_rows(0, top), a.sub_rows(top, m - top));
+        rayon::join(
+            || self.bands(a_top, b, c_top, w_top, left),
+            || self.bands(a_bottom, b, c_bottom, w_bottom, parts - left),
+        );
+    }
+}
