@@ -76,7 +76,6 @@ fn act64(a: Activation, x: f64) -> f64 {
         }
         Activation::Silu => x * sigmoid(x),
         Activation::Softplus => x.exp().ln_1p(),
-        _ => unreachable!("activation without an oracle"),
     }
 }
 

@@ -119,8 +119,8 @@ impl LayerSpec {
 
 /// How [`Mlp::init`] draws the weights; biases start at zero.
 ///
-/// Each scheme uses the gain that [`init::gain`] recommends for the layer's
-/// activation, as `torch.nn.init` does with `calculate_gain`.
+/// Each scheme uses the gain that [`init::gain`] gives for the layer's
+/// activation (`torch.nn.init.calculate_gain`'s values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
     /// Uniform with bound `gain * sqrt(6 / (fan_in + fan_out))`.
@@ -399,7 +399,7 @@ impl<'a> Mlp<'a> {
         for (l, spec) in self.layers.iter().enumerate() {
             let (w, b) = self.layer_mut(params, l)?;
             let (fan_in, fan_out) = (self.fan_in(l), spec.units);
-            let gain = gain(spec.activation);
+            let gain = init::gain(spec.activation)?;
             match scheme {
                 Init::GlorotUniform => init::glorot_uniform(rng, w, fan_in, fan_out, gain)?,
                 Init::GlorotNormal => init::glorot_normal(rng, w, fan_in, fan_out, gain)?,
@@ -471,14 +471,3 @@ impl<'a> Mlp<'a> {
     }
 }
 
-/// The gain `torch.nn.init.calculate_gain` recommends for an activation:
-/// sqrt(2) for ReLU, sqrt(2 / (1 + slope^2)) for leaky ReLU, 5/3 for tanh,
-/// and 1 for the rest.
-fn gain(activation: Activation) -> f32 {
-    match activation {
-        Activation::Relu => core::f32::consts::SQRT_2,
-        Activation::LeakyRelu(slope) => libm::sqrtf(2.0 / (1.0 + slope * slope)),
-        Activation::Tanh => 5.0 / 3.0,
-        _ => 1.0,
-    }
-}

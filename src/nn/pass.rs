@@ -3,7 +3,7 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
-use crate::matmul::gemm;
+use crate::matmul::{gemm, gemm_bias_activation};
 use crate::{Activation, MatMut, MatRef};
 use rand_core::Rng;
 
@@ -35,20 +35,14 @@ impl Mlp<'_> {
     ) -> Result<()> {
         let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
         let (w, b) = self.layer(params, l)?;
-        gemm(
-            1.0,
+        gemm_bias_activation(
             MatRef::new(x, batch, fan_in)?,
             MatRef::new(w, units, fan_in)?.t(),
-            0.0,
+            b,
+            activation,
             MatMut::new(y, batch, units)?,
             workspace,
         )?;
-        for row in y.chunks_exact_mut(units) {
-            for (v, b) in row.iter_mut().zip(b) {
-                *v += b;
-            }
-        }
-        activation.forward_in_place(y)?;
         Ok(())
     }
 
