@@ -22,7 +22,7 @@
 //! | Elu | 2 ulp | from `y`: 1e-7 absolute (times `max(alpha, 1)`) |
 //! | Gelu | 7 ulp | from `x`: 4 ulp + 1e-7 absolute |
 //! | GeluTanh | 3.5 ulp | from `x`: 4 ulp + 1e-7 absolute |
-//! | Silu | 3 ulp | from `x`: 4 ulp + 1e-7 absolute |
+//! | Silu | 3.5 ulp | from `x`: 4 ulp + 1e-7 absolute |
 //! | Softplus | 2 ulp | from `x`: 2.5 ulp |
 //!
 //! "Exact" means correctly rounded (a leaky slope times `x` rounds once).
@@ -90,7 +90,7 @@ pub enum Activation {
     /// `approximate='tanh'`), computed as `x sigmoid(2u)` so the negative
     /// tail has no cancellation; within 3.5 ulp. Backward reads `x` only.
     GeluTanh,
-    /// `y = x sigmoid(x)` (SiLU, swish), within 3 ulp. Backward
+    /// `y = x sigmoid(x)` (SiLU, swish), within 3.5 ulp. Backward
     /// `s (1 + x (1 - s))` reads `x` only.
     Silu,
     /// `y = ln(1 + e^x)`, within 2 ulp (PyTorch's `beta = 1`; its
