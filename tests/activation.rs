@@ -36,8 +36,9 @@ fn forward_ulp(act: Activation) -> f64 {
         Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => 0.5,
         Activation::Elu(_) | Activation::Softplus => 2.0,
         Activation::Sigmoid => 2.5,
-        Activation::Tanh | Activation::GeluTanh | Activation::Silu => 3.0,
-        Activation::Gelu => 5.0,
+        Activation::Tanh => 3.0,
+        Activation::GeluTanh | Activation::Silu => 3.5,
+        Activation::Gelu => 7.0,
     }
 }
 
@@ -175,7 +176,9 @@ fn precision_report(act: Activation, inputs: &[f32], backward: bool) -> Report {
     let mut y = vec![0.0; inputs.len()];
     let mut d = vec![1.0; inputs.len()];
     act.forward(inputs, &mut y).unwrap();
-    act.backward_in_place(inputs, &y, &mut d).unwrap();
+    if backward {
+        act.backward_in_place(inputs, &y, &mut d).unwrap();
+    }
     let mut report = Report::default();
     for ((&x, &got), &dg) in inputs.iter().zip(&y).zip(&d) {
         match forward_error(act, x, got) {
@@ -237,7 +240,7 @@ fn precision_on_a_strided_sample_and_edge_cases() {
     }
 }
 
-/// Every finite f32 through every unary forward function, on two threads;
+/// Every finite f32 through every unary forward function, on four threads;
 /// run with `MICROPROP_EXHAUSTIVE=1` (minutes per function). The backward
 /// bounds are checked on the strided sample.
 #[test]
@@ -245,30 +248,31 @@ fn precision_on_every_finite_f32() {
     if std::env::var("MICROPROP_EXHAUSTIVE").as_deref() != Ok("1") {
         return;
     }
+    // The transcendental functions first: they carry the ulp bounds.
     let unary = [
-        Activation::Identity,
         Activation::Sigmoid,
         Activation::Tanh,
-        Activation::Relu,
-        Activation::LeakyRelu(0.01),
-        Activation::Elu(1.0),
         Activation::Gelu,
         Activation::GeluTanh,
         Activation::Silu,
         Activation::Softplus,
+        Activation::Elu(1.0),
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu(0.01),
     ];
     let all = Instant::now();
     let mut failed = Vec::new();
     for act in unary {
         let start = Instant::now();
         let report = std::thread::scope(|s| {
-            let halves: Vec<_> = [0u64, 1 << 31]
-                .into_iter()
-                .map(|lo| {
+            let parts: Vec<_> = (0..4u64)
+                .map(|k| {
                     s.spawn(move || {
                         let mut report = Report::default();
                         let mut buf = Vec::with_capacity(1 << 16);
-                        for chunk in (lo..lo + (1 << 31)).step_by(1 << 16) {
+                        let lo = k << 30;
+                        for chunk in (lo..lo + (1 << 30)).step_by(1 << 16) {
                             buf.clear();
                             buf.extend(
                                 (chunk..chunk + (1 << 16))
@@ -281,7 +285,7 @@ fn precision_on_every_finite_f32() {
                     })
                 })
                 .collect();
-            halves
+            parts
                 .into_iter()
                 .map(|h| h.join().unwrap())
                 .fold(Report::default(), Report::merge)
