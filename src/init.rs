@@ -188,9 +188,10 @@ pub fn he_normal<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], fan: usize, gain: 
 /// # Precision
 ///
 /// Each value is `bound * v` with `v = m * 2^-23` for an odd integer `m` in
-/// `(-2^23, 2^23)` made from 24 random bits: the 2^23 values of `v` are
-/// spaced evenly and symmetric around 0, so the mean is exactly 0 and every
-/// result satisfies `|w| <= bound` (strictly below for `bound > 0`).
+/// `(-2^23, 2^23)` made from the top 23 bits of a random word: the 2^23
+/// values of `v` are spaced evenly and symmetric around 0, so the mean is
+/// exactly 0 and every result satisfies `|w| <= bound` (strictly below when
+/// `bound` is a normal, non-zero f32).
 ///
 /// # Errors
 ///
