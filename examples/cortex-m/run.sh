@@ -29,8 +29,7 @@ run() { # <target> <qemu machine> <label> [extra qemu options]
 }
 
 # `-icount shift=0`: one instruction per virtual nanosecond, so the
-# instruction counts printed are exact. The M0 runs without it (several
-# times faster); its counts are then host time and meaningless.
+# instruction counts printed are exact.
 run thumbv7em-none-eabihf mps2-an386 "Cortex-M4F" -icount shift=0
-run thumbv6m-none-eabi microbit "Cortex-M0, 16 KiB RAM"
+run thumbv6m-none-eabi microbit "Cortex-M0, 16 KiB RAM" -icount shift=0
 echo "== both targets converged"
