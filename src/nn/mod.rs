@@ -6,7 +6,7 @@
 //! exactly those sizes (static arrays on a microcontroller, `Vec`s on a
 //! desktop) and drives training with [`Mlp::init`], [`Mlp::forward`],
 //! [`Mlp::backward`] and [`Mlp::step`]. Nothing here allocates, and every
-//! size mismatch is an [`Error`](crate::Error).
+//! size mismatch is an [`Error`].
 //!
 //! # Memory layout
 //!

@@ -54,7 +54,7 @@ const ARM: usize = 32;
 const POINTS: usize = 2 * ARM;
 const BATCH: usize = 8;
 const SPIRAL_EPOCHS: u32 = 2000;
-const WORKSPACE_LEN: usize = 512;
+const WORKSPACE_LEN: usize = 64;
 
 /// Static memory of both networks; `#[entry]` turns these `static mut`s
 /// into `&'static mut` references.
@@ -130,8 +130,9 @@ fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
         ..Sgd::default()
     };
     hprintln!(
-        "xor 2-4-1 sigmoid, mse, sgd lr 0.5, batch 1: {} params",
-        XOR.param_len()
+        "xor 2-4-1 sigmoid, mse, sgd lr 0.5, batch 1: {} params, gemm workspace {} floats",
+        XOR.param_len(),
+        XOR.workspace_len(1)
     );
     let mut t = 0;
     let mut grad_out = [0.0f32; 1];
@@ -231,16 +232,17 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(2);
     SPIRAL.init(b.spiral_params, &mut rng, Init::GlorotUniform)?;
     let adam = Adam {
-        lr: 0.01,
+        lr: 0.02,
         ..Adam::default()
     };
     let state_len = SPIRAL.state_len(&adam, &adam);
     let ws_len = SPIRAL.workspace_len(BATCH);
     hprintln!(
-        "spiral 2-16-16-2 tanh, softmax cross-entropy, adam lr 0.01, batch {}: {} params, {} points",
+        "spiral 2-16-16-2 tanh, softmax cross-entropy, adam lr 0.02, batch {}: {} params, {} points, gemm workspace {} floats",
         BATCH,
         SPIRAL.param_len(),
-        POINTS
+        POINTS,
+        SPIRAL.workspace_len(BATCH)
     );
     let mut order: [u8; POINTS] = core::array::from_fn(|i| i as u8);
     let mut x = [0.0f32; 2 * BATCH];
@@ -266,7 +268,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
             Ok(())
         });
         r?;
-        if epoch % 100 == 0 || epoch == SPIRAL_EPOCHS {
+        if epoch % 50 == 0 || epoch == SPIRAL_EPOCHS {
             let (loss, correct) = spiral_eval(b)?;
             hprintln!(
                 "  epoch {:>4}  loss {}  correct {}/{}  {} instructions per minibatch step",
