@@ -242,7 +242,8 @@ fn precision_on_a_strided_sample_and_edge_cases() {
 
 /// Every finite f32 through every unary forward function, on four threads;
 /// run with `MICROPROP_EXHAUSTIVE=1` (minutes per function). The backward
-/// bounds are checked on the strided sample.
+/// bounds are checked on the strided sample. `MICROPROP_EXHAUSTIVE_ONLY=Elu,Relu`
+/// restricts the sweep to the named functions.
 #[test]
 fn precision_on_every_finite_f32() {
     if std::env::var("MICROPROP_EXHAUSTIVE").as_deref() != Ok("1") {
@@ -261,9 +262,14 @@ fn precision_on_every_finite_f32() {
         Activation::Relu,
         Activation::LeakyRelu(0.01),
     ];
+    let only = std::env::var("MICROPROP_EXHAUSTIVE_ONLY").unwrap_or_default();
+    let selected = |act: &Activation| {
+        let name = format!("{act:?}");
+        only.is_empty() || only.split(',').any(|o| name.split('(').next() == Some(o))
+    };
     let all = Instant::now();
     let mut failed = Vec::new();
-    for act in unary {
+    for act in unary.into_iter().filter(selected) {
         let start = Instant::now();
         let report = std::thread::scope(|s| {
             let parts: Vec<_> = (0..4u64)

@@ -16,7 +16,8 @@
 //!
 //! | function | forward | backward (`grad_in / grad_out`) |
 //! |---|---|---|
-//! | Identity, Relu, LeakyRelu | exact | exact |
+//! | Identity, Relu | exact | exact |
+//! | LeakyRelu | 0.5 ulp (one rounding of `slope * x`) | exact |
 //! | Sigmoid | 2.5 ulp | from `y`: 1e-7 absolute |
 //! | Tanh | 3 ulp | from `y`: 3e-7 absolute |
 //! | Elu | 2 ulp | from `y`: 1e-7 absolute (times `max(alpha, 1)`) |
