@@ -156,7 +156,10 @@ impl Dropout {
             0.0 => map(x, y, 0.0, |v| v),
             1.0 => map(x, y, 0.0, |v| v * F32s::ZERO),
             _ if x.is_empty() => {}
-            _ => apply(x, y, mask.iter_mut(), self.generator(rng)),
+            _ => {
+                let (full, tail) = mask.split_at_mut(x.len() / WORD);
+                apply(x, y, full.iter_mut(), tail.first_mut(), self.generator(rng));
+            }
         }
         self.finish_mask(mask, x.len());
         Ok(())
@@ -180,7 +183,10 @@ impl Dropout {
             0.0 => {}
             1.0 => map_in_place(x, 0.0, |v| v * F32s::ZERO),
             _ if x.is_empty() => {}
-            _ => apply_in_place(x, mask.iter_mut(), self.generator(rng)),
+            _ => {
+                let (full, tail) = mask.split_at_mut(x.len() / WORD);
+                apply_in_place(x, full.iter_mut(), tail.first_mut(), self.generator(rng));
+            }
         }
         self.finish_mask(mask, x.len());
         Ok(())
@@ -207,7 +213,11 @@ impl Dropout {
         match self.p {
             0.0 => map(grad_out, grad_in, 0.0, |v| v),
             1.0 => map(grad_out, grad_in, 0.0, |v| v * F32s::ZERO),
-            _ => apply(grad_out, grad_in, mask.iter(), |w| word_factors(*w, scale)),
+            _ => {
+                let (full, tail) = mask.split_at(grad_out.len() / WORD);
+                let factors = |w: &u32| word_factors(*w, scale);
+                apply(grad_out, grad_in, full.iter(), tail.first(), factors);
+            }
         }
         Ok(())
     }
@@ -224,7 +234,11 @@ impl Dropout {
         match self.p {
             0.0 => {}
             1.0 => map_in_place(grad, 0.0, |v| v * F32s::ZERO),
-            _ => apply_in_place(grad, mask.iter(), |w| word_factors(*w, scale)),
+            _ => {
+                let (full, tail) = mask.split_at(grad.len() / WORD);
+                let factors = |w: &u32| word_factors(*w, scale);
+                apply_in_place(grad, full.iter(), tail.first(), factors);
+            }
         }
         Ok(())
     }
@@ -286,19 +300,24 @@ fn word_factors(word: u32, scale: U32s) -> [F32s; VPW] {
     })
 }
 
-/// `y = x * factors`, one call of `factors` per mask word, in element order;
-/// the last, partial word's factors are padded.
+/// `y = x * factors`, one call of `factors` per mask word, in element order:
+/// `full` yields the words of the whole 32-element chunks, `tail` the word
+/// of the partial last chunk (its factors are padded).
+///
+/// Taking `full` by value (a slice iterator) lets the compiler fuse its
+/// bounds with those of `x` and `y`, so the loop carries one counter.
 #[inline(always)]
-fn apply<W: Iterator>(
+fn apply<W>(
     x: &[f32],
     y: &mut [f32],
-    mut words: W,
-    mut factors: impl FnMut(W::Item) -> [F32s; VPW],
+    full: impl Iterator<Item = W>,
+    tail: Option<W>,
+    mut factors: impl FnMut(W) -> [F32s; VPW],
 ) {
     debug_assert_eq!(x.len(), y.len());
     let (xb, xt) = x.as_chunks::<WORD>();
     let (yb, yt) = y.as_chunks_mut::<WORD>();
-    for ((xc, yc), w) in xb.iter().zip(yb).zip(&mut words) {
+    for ((xc, yc), w) in xb.iter().zip(yb).zip(full) {
         let f = factors(w);
         let (xv, _) = xc.as_chunks::<LANES>();
         let (yv, _) = yc.as_chunks_mut::<LANES>();
@@ -306,7 +325,7 @@ fn apply<W: Iterator>(
             *yv = (F32s::new(*xv) * f).to_array();
         }
     }
-    if let (false, Some(w)) = (xt.is_empty(), words.next()) {
+    if let (false, Some(w)) = (xt.is_empty(), tail) {
         let f = factors(w);
         for ((xv, yv), f) in xt.chunks(LANES).zip(yt.chunks_mut(LANES)).zip(f) {
             let v = (load_partial(xv, 0.0) * f).to_array();
@@ -315,22 +334,24 @@ fn apply<W: Iterator>(
     }
 }
 
-/// `x *= factors` in place, each element read and written once.
+/// `x *= factors` in place, each element read and written once; `full` and
+/// `tail` as in [`apply`].
 #[inline(always)]
-fn apply_in_place<W: Iterator>(
+fn apply_in_place<W>(
     x: &mut [f32],
-    mut words: W,
-    mut factors: impl FnMut(W::Item) -> [F32s; VPW],
+    full: impl Iterator<Item = W>,
+    tail: Option<W>,
+    mut factors: impl FnMut(W) -> [F32s; VPW],
 ) {
     let (xb, xt) = x.as_chunks_mut::<WORD>();
-    for (xc, w) in xb.iter_mut().zip(&mut words) {
+    for (xc, w) in xb.iter_mut().zip(full) {
         let f = factors(w);
         let (xv, _) = xc.as_chunks_mut::<LANES>();
         for (xv, f) in xv.iter_mut().zip(f) {
             *xv = (F32s::new(*xv) * f).to_array();
         }
     }
-    if let (false, Some(w)) = (xt.is_empty(), words.next()) {
+    if let (false, Some(w)) = (xt.is_empty(), tail) {
         let f = factors(w);
         for (xv, f) in xt.chunks_mut(LANES).zip(f) {
             let v = (load_partial(xv, 0.0) * f).to_array();
