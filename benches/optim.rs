@@ -1,6 +1,9 @@
-//! Optimizer steps: the fused SIMD kernel, the plain scalar loop of the same
-//! update (`microprop::reference::optim`), and a streaming in-place update
-//! that moves the same bytes (the bandwidth limit for that working set).
+//! Optimizer steps: the fused SIMD kernel, the scalar reference of the same
+//! update (`microprop::reference::optim`, which rounds as torch does with a
+//! software FMA and so does not vectorise), for Adam also the plain loop a
+//! user would write (which the compiler vectorises), and a streaming
+//! in-place update that moves the same bytes (the bandwidth limit for that
+//! working set).
 //!
 //! ```sh
 //! cargo bench --bench optim
@@ -46,6 +49,22 @@ fn triad(params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     }
 }
 
+/// Adam with the defaults and `lr = 1e-6` as a plain Rust loop: f32
+/// arithmetic without FMA, torch's order of operations (a square root and two
+/// divisions per element). The compiler vectorises it; it is not torch-exact.
+fn plain_adam(t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
+    let (b1, b2, lr, eps) = (0.9f32, 0.999f32, 1e-6f32, 1e-8f32);
+    let t = i32::try_from(t).unwrap_or(i32::MAX);
+    let step = lr / (1.0 - b1.powi(t));
+    let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
+    let (m, v) = state.split_at_mut(params.len());
+    for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *p -= step * *m / (v.sqrt() / bc2_sqrt + eps);
+    }
+}
+
 fn bench_one(c: &mut Criterion, name: &str, bytes: usize, opt: &dyn Optimizer, scalar: Scalar) {
     for (n, label) in SIZES {
         let mut group = c.benchmark_group(format!("{name}/{label}/{bytes}B"));
@@ -74,6 +93,18 @@ fn bench_one(c: &mut Criterion, name: &str, bytes: usize, opt: &dyn Optimizer, s
                 b.iter(|| {
                     opt.step(
                         100_000,
+                        black_box(&mut params),
+                        black_box(&grads),
+                        black_box(&mut state),
+                    )
+                })
+            });
+        }
+        if name == "adam" {
+            group.bench_function(BenchmarkId::from_parameter("plain"), |b| {
+                b.iter(|| {
+                    plain_adam(
+                        t,
                         black_box(&mut params),
                         black_box(&grads),
                         black_box(&mut state),
