@@ -5,17 +5,27 @@
 //! ```sh
 //! cargo run --release --example mnist            # 10 epochs
 //! MNIST_EPOCHS=3 cargo run --release --example mnist
+//! MNIST_EPOCHS=5 MNIST_RESUME=1 cargo run --release --example mnist
 //! ```
 //!
 //! ReLU hidden layers with dropout 0.2, softmax cross-entropy, minibatches
 //! of 100, AdamW with weight decay on the weights only (the biases get the
 //! same optimizer without decay), He initialisation, a fixed seed.
+//!
+//! After every epoch the parameters and optimizer state are saved,
+//! atomically, to `MNIST_CHECKPOINT` (default `target/mnist.ckpt`); with
+//! `MNIST_RESUME=1` training continues from that file up to `MNIST_EPOCHS`
+//! and gives the same results as an uninterrupted run, because each epoch's
+//! random numbers come from a generator seeded with the epoch number. A
+//! non-finite loss stops training with an error naming the epoch and step,
+//! and the checkpoint of the last complete epoch stays as it was.
 
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::AdamW;
-use microprop::train::{Dataset, accuracy, shuffle};
+use microprop::train::{Checkpoint, Dataset, accuracy, shuffle};
 use microprop::{Activation, SIMD_BACKEND, loss};
 use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use std::error::Error;
 use std::time::Instant;
 
@@ -25,9 +35,13 @@ const LAYERS: [LayerSpec; 3] = [
     LayerSpec::new(10, Activation::Identity),
 ];
 const BATCH: usize = 100;
+const SEED: u64 = 2024;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let epochs: u64 = std::env::var("MNIST_EPOCHS").map_or(Ok(10), |s| s.parse())?;
+    let resume = std::env::var("MNIST_RESUME").is_ok_and(|s| s == "1");
+    let checkpoint = std::env::var("MNIST_CHECKPOINT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/mnist.ckpt").to_string());
     let (train, test) = Dataset::mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))?;
     let net = Mlp::new(train.features(), &LAYERS)?;
     let weights = AdamW {
@@ -47,10 +61,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         SIMD_BACKEND
     );
 
-    // Every buffer, allocated once.
-    let mut params = vec![0.0; net.param_len()];
+    // Every buffer, allocated once. The parameters, the optimizer state and
+    // the position of the run form the checkpoint saved after every epoch.
+    let mut run = Checkpoint {
+        epoch: 0,
+        step: 0,
+        params: vec![0.0; net.param_len()],
+        state: vec![0.0; net.state_len(&weights, &biases)],
+    };
     let mut grads = vec![0.0; net.param_len()];
-    let mut state = vec![0.0; net.state_len(&weights, &biases)];
     let mut acts = vec![0.0; net.activations_len(BATCH)];
     let mut masks = vec![0; net.mask_len(BATCH)];
     let mut workspace = vec![0.0; net.workspace_len(BATCH)];
@@ -58,13 +77,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut labels = vec![0; BATCH];
     let mut grad_out = vec![0.0; BATCH * net.output()];
     let mut norms = vec![0.0; LAYERS.len()];
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut order: Vec<usize> = Vec::with_capacity(train.len());
 
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(2024);
-    net.init(&mut params, &mut rng, Init::HeUniform)?;
-    let mut t = 0;
-    for epoch in 1..=epochs {
+    if resume {
+        let ck = Checkpoint::load(&checkpoint)?;
+        ck.restore(&mut run.params, &mut run.state)?;
+        (run.epoch, run.step) = (ck.epoch, ck.step);
+        println!("resumed from {checkpoint} after epoch {}", run.epoch);
+    } else {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        net.init(&mut run.params, &mut rng, Init::HeUniform)?;
+    }
+    for epoch in run.epoch + 1..=epochs {
         let start = Instant::now();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + epoch);
+        order.clear();
+        order.extend(0..train.len());
         shuffle(&mut rng, &mut order);
         let (mut loss_sum, mut norm_sum) = (0.0f64, vec![0.0f64; LAYERS.len()]);
         let batches = order.chunks_exact(BATCH);
@@ -72,7 +100,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         for batch in batches {
             train.gather(batch, &mut x, &mut labels)?;
             let out = net.forward(
-                &params,
+                &run.params,
                 &x,
                 BATCH,
                 &mut acts,
@@ -82,11 +110,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             )?;
             let l = loss::softmax_cross_entropy(out, &labels, 10, &mut grad_out)?;
             if !l.is_finite() {
-                return Err(format!("epoch {epoch}, step {t}: loss is {l}").into());
+                let step = run.step + 1;
+                return Err(format!("epoch {epoch}, step {step}: loss is {l}").into());
             }
             loss_sum += f64::from(l);
             net.backward(
-                &params,
+                &run.params,
                 &x,
                 BATCH,
                 &mut acts,
@@ -99,12 +128,19 @@ fn main() -> Result<(), Box<dyn Error>> {
             for (s, n) in norm_sum.iter_mut().zip(&norms) {
                 *s += f64::from(*n);
             }
-            t += 1;
-            net.step(t, &mut params, &grads, &mut state, &weights, &biases)?;
+            run.step += 1;
+            net.step(
+                run.step,
+                &mut run.params,
+                &grads,
+                &mut run.state,
+                &weights,
+                &biases,
+            )?;
         }
         let train_time = start.elapsed();
-        let train_acc = evaluate(&net, &params, &train, &mut acts, &mut workspace)?;
-        let test_acc = evaluate(&net, &params, &test, &mut acts, &mut workspace)?;
+        let train_acc = evaluate(&net, &run.params, &train, &mut acts, &mut workspace)?;
+        let test_acc = evaluate(&net, &run.params, &test, &mut acts, &mut workspace)?;
         let norms: Vec<String> = norm_sum
             .iter()
             .map(|s| format!("{:.4}", s / steps as f64))
@@ -117,6 +153,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             norms.join(", "),
             train_time.as_secs_f64()
         );
+        run.epoch = epoch;
+        run.save(&checkpoint)?;
     }
     Ok(())
 }

@@ -10,7 +10,8 @@ use std::io::Read;
 use std::string::String;
 use std::vec::Vec;
 
-/// Why a data set could not be loaded.
+/// Why a data set or a checkpoint could not be read, or a checkpoint not
+/// written.
 #[derive(Debug)]
 pub enum DataError {
     /// Reading a file, or decompressing it, failed (a truncated or corrupt
@@ -21,8 +22,8 @@ pub enum DataError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The bytes are not a valid IDX file of the expected kind, or the
-    /// images and labels do not match.
+    /// The bytes are not a valid IDX file of the expected kind (or the
+    /// images and labels do not match), or not an intact checkpoint.
     Format {
         /// The file or stream at fault.
         what: String,

@@ -3,7 +3,8 @@
 //!
 //! This is the only module that allocates. It loads classification data
 //! sets in the IDX format of MNIST (gzip-compressed or raw), shuffles and
-//! gathers minibatches into caller buffers, and counts correct predictions.
+//! gathers minibatches into caller buffers, counts correct predictions, and
+//! saves and restores [`Checkpoint`]s (written atomically, checksummed).
 //! The `mnist` example puts it together:
 //!
 //! ```no_run
@@ -13,8 +14,10 @@
 //! # Ok::<(), microprop::train::DataError>(())
 //! ```
 
+mod checkpoint;
 mod dataset;
 mod idx;
 
+pub use checkpoint::Checkpoint;
 pub use dataset::{Dataset, accuracy, shuffle};
 pub use idx::DataError;
