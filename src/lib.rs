@@ -100,9 +100,10 @@
 //!
 //! ## Crate features
 //!
-//! - `std` (default): [`train`] (the MNIST loader and batching) and
-//!   `wide/std`. Without it the crate is `no_std`, never allocates, and builds
-//!   for `thumbv6m-none-eabi` and `thumbv7em-none-eabihf`.
+//! - `std` (default): [`train`] (the MNIST loader, batching and
+//!   checkpoints) and `wide/std`. Without it the crate is `no_std`, never
+//!   allocates, and builds for `thumbv6m-none-eabi` and
+//!   `thumbv7em-none-eabihf`.
 //! - `parallel`: `matmul::gemm_parallel`, which splits a product over
 //!   rayon's threads.
 //!
