@@ -147,6 +147,26 @@ fn shuffle_gather_and_accuracy() {
     assert!(accuracy(&logits[..8], &[0, 2, 1], 3).is_err());
 }
 
+#[test]
+fn split_off_holds_out_the_tail() {
+    let inputs: Vec<f32> = (0..10).map(|i| i as f32).collect();
+    let mut d = Dataset::new(2, 3, inputs, vec![2, 0, 1, 1, 0]).unwrap();
+    let err = d.split_off(6).unwrap_err();
+    assert!(err.to_string().contains("dataset"), "{err}");
+    assert_eq!(d.len(), 5);
+    let dev = d.split_off(3).unwrap();
+    assert_eq!(
+        (d.inputs(), d.labels()),
+        (&[0., 1., 2., 3., 4., 5.][..], &[2, 0, 1][..])
+    );
+    assert_eq!(
+        (dev.inputs(), dev.labels()),
+        (&[6., 7., 8., 9.][..], &[1, 0][..])
+    );
+    assert_eq!((dev.features(), dev.classes()), (2, 3));
+    assert!(d.split_off(3).unwrap().is_empty());
+}
+
 fn checkpoint() -> Checkpoint {
     Checkpoint {
         epoch: 7,

@@ -1,7 +1,7 @@
 //! An in-memory classification data set, minibatches and accuracy.
 
 use super::idx::{DataError, format_error, maybe_gunzip, parse_u8};
-use crate::error::{Error, Result, check_len};
+use crate::error::{Error, Result, check_capacity, check_len};
 use rand_core::Rng;
 use std::path::Path;
 use std::string::ToString;
@@ -149,6 +149,29 @@ impl Dataset {
     /// All labels.
     pub fn labels(&self) -> &[u32] {
         &self.labels
+    }
+
+    /// Splits off the samples from `at` on, keeping the first `at`: a
+    /// held-out development set, as `Vec::split_off`.
+    ///
+    /// ```
+    /// use microprop::train::Dataset;
+    /// let mut train = Dataset::new(2, 3, vec![0.0; 20], vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0])?;
+    /// let dev = train.split_off(8)?;
+    /// assert_eq!((train.len(), dev.len()), (8, 2));
+    /// assert_eq!(dev.labels(), [2, 0]);
+    /// # Ok::<(), microprop::Error>(())
+    /// ```
+    ///
+    /// Fails, leaving the set whole, if `at > self.len()`.
+    pub fn split_off(&mut self, at: usize) -> Result<Self> {
+        check_capacity("dataset", self.len(), at)?;
+        Ok(Self {
+            features: self.features,
+            classes: self.classes,
+            inputs: self.inputs.split_off(at * self.features),
+            labels: self.labels.split_off(at),
+        })
     }
 
     /// Copies the samples at `indices` into `inputs` (`indices.len()` rows)
