@@ -51,13 +51,6 @@ pub(crate) fn neg_abs(x: F32s) -> F32s {
     F32s::from_bits(x.to_bits() | U32s::splat(SIGN))
 }
 
-/// The magnitude of `mag` with the sign of `sign`.
-#[inline(always)]
-pub(crate) fn with_sign_of(mag: F32s, sign: F32s) -> F32s {
-    let s = U32s::splat(SIGN);
-    F32s::from_bits((mag.to_bits() & !s) | (sign.to_bits() & s))
-}
-
 /// `(hi, lo)` with `hi + lo == x` exactly and `hi` holding the 12 leading
 /// significand bits.
 #[inline(always)]
@@ -237,24 +230,70 @@ pub(crate) fn sigmoid_pair(x: F32s) -> (F32s, F32s) {
     (neg.select(zq, q), neg.select(q, zq))
 }
 
-/// The logistic function alone: one division, no complement.
+/// 1.5 * 2^23 + 127: adding it rounds a float of magnitude below 2^21 to an
+/// integer `m` and leaves `m + 127`, the biased exponent of `2^m`, in the
+/// low bits (the high bits shift out when the exponent is moved into place).
+const MAGIC_BIASED: f32 = 12_583_039.0;
+
+/// `(e^r - 1 - r) / r^2 ~ Q(r)` on |r| <= ln2 / 2, lowest degree first: a
+/// degree-4 fit weighted by `r^2 e^-r`, so `1 + r + r^2 Q(r)` is within
+/// 3.7e-9 of `e^r`, relative, with these f32 coefficients.
+const EXP_Q: [f32; 5] = [0.499_999_94, 0.166_665_21, 0.041_668_39, 0.008_368_745, 0.001_381_454];
+
+/// `e^(-k v) = 2^-m (1 + k p)` for `k` a power of two (a constant): returns
+/// `(2^m, p)`. `m = round(k v / ln 2)` must lie in `[-127, 127]`, and
+/// `m = -127` gives `2^m = 0`. The reduced argument `k v - m ln 2` is formed
+/// with an exact Cody-Waite step and `Q` is evaluated by Estrin's scheme, so
+/// the chain from `v` to `p` is short: this is the core of the sigmoid and
+/// tanh kernels, where latency, not the operation count, bounds the speed.
 #[inline(always)]
-pub(crate) fn sigmoid(x: F32s) -> F32s {
-    let z = exp_neg(neg_abs(x));
-    let one = F32s::splat(1.0);
-    let num = x.simd_lt(F32s::splat(0.0)).select(z, one);
-    num / (one + z)
+fn exp_neg_scaled(v: F32s, k: f32) -> (F32s, F32s) {
+    let t = v.mul_add(F32s::splat(k * core::f32::consts::LOG2_E), F32s::splat(MAGIC_BIASED));
+    let m = t - F32s::splat(MAGIC_BIASED);
+    // r = v - m ln2 / k, so k r is the reduced argument (|k r| <= ln2 / 2).
+    let r = m.mul_neg_add(F32s::splat(LN2_HI / k), v);
+    let r = m.mul_neg_add(F32s::splat(LN2_LO / k), r);
+    let scale = F32s::from_bits(t.to_bits() << 23);
+    // (e^(-k r) - 1) / k = -r + r^2 k Q(-k r), the coefficients of k Q(-k r)
+    // being exact multiples of Q's.
+    let c = |j: usize| {
+        let kj = (0..=j).fold(1.0, |a, _| a * k);
+        F32s::splat(if j % 2 == 0 { kj } else { -kj } * EXP_Q[j])
+    };
+    let r2 = r * r;
+    let lo = c(1).mul_add(r, c(0));
+    let mid = c(3).mul_add(r, c(2));
+    let q = c(4).mul_add(r2, mid).mul_add(r2, lo);
+    (scale, q.mul_sub(r2, r))
 }
 
-/// `tanh(x)` as `-expm1(-2|x|) / (expm1(-2|x|) + 2)` with the sign of `x`:
-/// relative accuracy everywhere, including near zero.
+/// The logistic function `1 / (1 + e^-x)`, written as `2^m / (2^m + e^-r)`
+/// with `x = m ln 2 + r`: no selects, and the denominator `(2^m + 1) + p`
+/// rounds once (`2^m + 1` is exact for |m| <= 23). NaN gives NaN; below
+/// -87.68 the result is 0 (`2^-127` is formed as 0), and above 20 it is 1.
+#[inline(always)]
+pub(crate) fn sigmoid(x: F32s) -> F32s {
+    // The clamps keep NaN; -88 still gives m = -127.
+    let x = at_most(at_least(x, -88.0), 20.0);
+    let (s, p) = exp_neg_scaled(x, 1.0);
+    s / (s + F32s::splat(1.0) + p)
+}
+
+/// `tanh(x)` as `(2^m - e^-r) / (2^m + e^-r)` with `2|x| = m ln 2 + r` and
+/// the sign of `x`: for `m = 0` the numerator is `-2p`, exact, so the
+/// relative accuracy holds near zero too; each of numerator and denominator
+/// rounds once.
 #[inline(always)]
 pub(crate) fn tanh(x: F32s) -> F32s {
     // tanh(9.1) rounds to 1 in f32; the clamp keeps NaN.
-    let a = at_least(neg_abs(x), -9.1);
-    let em = expm1_neg(a + a);
-    let t = em / (F32s::splat(-2.0) - em);
-    with_sign_of(t, x)
+    let u = at_most(x.abs(), 9.1);
+    let (s, p) = exp_neg_scaled(u, 2.0);
+    let one = F32s::splat(1.0);
+    let num = p.mul_add(F32s::splat(-2.0), s - one);
+    let den = p.mul_add(F32s::splat(2.0), s + one);
+    // num >= +0, so the sign bit of x can simply be set into it.
+    let num = F32s::from_bits(num.to_bits() | (x.to_bits() & U32s::splat(SIGN)));
+    num / den
 }
 
 /// `m * Phi(-u)`, where `Phi(-u) = P(N(0,1) > u)` is the upper tail of the
