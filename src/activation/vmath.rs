@@ -30,19 +30,30 @@ const SPLIT_MASK: u32 = 0xFFFF_F000;
 
 /// `x` where `x >= lo` or `x` is NaN, `lo` otherwise.
 ///
-/// Written as compare and select because `min`/`max` differ between backends
-/// in which operand survives a NaN.
+/// `min`/`max` differ between backends in which operand survives a NaN, so
+/// this is a compare and select, except on x86: there `maxps(lo, x)` is
+/// exactly that select in one instruction (it returns its second operand
+/// unless the first is greater, so also for a NaN).
 #[inline(always)]
 pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
     let lo = F32s::splat(lo);
-    x.simd_lt(lo).select(lo, x)
+    if cfg!(target_feature = "sse") {
+        lo.fast_max(x)
+    } else {
+        x.simd_lt(lo).select(lo, x)
+    }
 }
 
-/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise.
+/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise (on x86 one `minps`,
+/// see [`at_least`]).
 #[inline(always)]
 pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
     let hi = F32s::splat(hi);
-    x.simd_gt(hi).select(hi, x)
+    if cfg!(target_feature = "sse") {
+        hi.fast_min(x)
+    } else {
+        x.simd_gt(hi).select(hi, x)
+    }
 }
 
 /// `-|x|`, by setting the sign bit.
@@ -238,32 +249,36 @@ const MAGIC_BIASED: f32 = 12_583_039.0;
 /// `(e^r - 1 - r) / r^2 ~ Q(r)` on |r| <= ln2 / 2, lowest degree first: a
 /// degree-4 fit weighted by `r^2 e^-r`, so `1 + r + r^2 Q(r)` is within
 /// 3.7e-9 of `e^r`, relative, with these f32 coefficients.
-const EXP_Q: [f32; 5] = [0.499_999_94, 0.166_665_21, 0.041_668_39, 0.008_368_745, 0.001_381_454];
+const EXP_Q: [f32; 5] = [
+    0.499_999_94,
+    0.166_665_21,
+    0.041_668_39,
+    0.008_368_745,
+    0.001_381_454,
+];
 
-/// `e^(-k v) = 2^-m (1 + k p)` for `k` a power of two (a constant): returns
-/// `(2^m, p)`. `m = round(k v / ln 2)` must lie in `[-127, 127]`, and
-/// `m = -127` gives `2^m = 0`. The reduced argument `k v - m ln 2` is formed
-/// with an exact Cody-Waite step and `Q` is evaluated by Estrin's scheme, so
-/// the chain from `v` to `p` is short: this is the core of the sigmoid and
-/// tanh kernels, where latency, not the operation count, bounds the speed.
+/// `e^-v = 2^-m (1 + p)`, returned as `(2^m, p)`, with `v = m ln 2 + r`,
+/// |r| <= ln2 / 2. `m` must lie in `[-127, 127]`; `m = -127` gives
+/// `2^m = 0`. The reduction is an exact Cody-Waite step and `Q` is evaluated
+/// by Estrin's scheme, so the chain from `v` to `p` is short: this is the
+/// core of the sigmoid and tanh kernels, where latency and the number of
+/// multiplies, not memory, bound the speed.
 #[inline(always)]
-fn exp_neg_scaled(v: F32s, k: f32) -> (F32s, F32s) {
-    let t = v.mul_add(F32s::splat(k * core::f32::consts::LOG2_E), F32s::splat(MAGIC_BIASED));
+fn exp_neg_split(v: F32s) -> (F32s, F32s) {
+    let t = v.mul_add(
+        F32s::splat(core::f32::consts::LOG2_E),
+        F32s::splat(MAGIC_BIASED),
+    );
     let m = t - F32s::splat(MAGIC_BIASED);
-    // r = v - m ln2 / k, so k r is the reduced argument (|k r| <= ln2 / 2).
-    let r = m.mul_neg_add(F32s::splat(LN2_HI / k), v);
-    let r = m.mul_neg_add(F32s::splat(LN2_LO / k), r);
+    let r = m.mul_neg_add(F32s::splat(LN2_HI), v);
+    let r = m.mul_neg_add(F32s::splat(LN2_LO), r);
     let scale = F32s::from_bits(t.to_bits() << 23);
-    // (e^(-k r) - 1) / k = -r + r^2 k Q(-k r), the coefficients of k Q(-k r)
-    // being exact multiples of Q's.
-    let c = |j: usize| {
-        let kj = (0..=j).fold(1.0, |a, _| a * k);
-        F32s::splat(if j % 2 == 0 { kj } else { -kj } * EXP_Q[j])
-    };
+    // e^-r - 1 = -r + r^2 Q(-r).
+    let [q0, q1, q2, q3, q4] = EXP_Q.map(F32s::splat);
     let r2 = r * r;
-    let lo = c(1).mul_add(r, c(0));
-    let mid = c(3).mul_add(r, c(2));
-    let q = c(4).mul_add(r2, mid).mul_add(r2, lo);
+    let lo = q1.mul_neg_add(r, q0);
+    let mid = q3.mul_neg_add(r, q2);
+    let q = q4.mul_add(r2, mid).mul_add(r2, lo);
     (scale, q.mul_sub(r2, r))
 }
 
@@ -275,22 +290,22 @@ fn exp_neg_scaled(v: F32s, k: f32) -> (F32s, F32s) {
 pub(crate) fn sigmoid(x: F32s) -> F32s {
     // The clamps keep NaN; -88 still gives m = -127.
     let x = at_most(at_least(x, -88.0), 20.0);
-    let (s, p) = exp_neg_scaled(x, 1.0);
+    let (s, p) = exp_neg_split(x);
     s / (s + F32s::splat(1.0) + p)
 }
 
 /// `tanh(x)` as `(2^m - e^-r) / (2^m + e^-r)` with `2|x| = m ln 2 + r` and
-/// the sign of `x`: for `m = 0` the numerator is `-2p`, exact, so the
-/// relative accuracy holds near zero too; each of numerator and denominator
-/// rounds once.
+/// the sign of `x`: for `m = 0` the numerator is `-p`, exact, so the
+/// relative accuracy holds near zero too; numerator and denominator each
+/// round once.
 #[inline(always)]
 pub(crate) fn tanh(x: F32s) -> F32s {
     // tanh(9.1) rounds to 1 in f32; the clamp keeps NaN.
     let u = at_most(x.abs(), 9.1);
-    let (s, p) = exp_neg_scaled(u, 2.0);
+    let (s, p) = exp_neg_split(u + u);
     let one = F32s::splat(1.0);
-    let num = p.mul_add(F32s::splat(-2.0), s - one);
-    let den = p.mul_add(F32s::splat(2.0), s + one);
+    let num = (s - one) - p;
+    let den = (s + one) + p;
     // num >= +0, so the sign bit of x can simply be set into it.
     let num = F32s::from_bits(num.to_bits() | (x.to_bits() & U32s::splat(SIGN)));
     num / den
