@@ -6,8 +6,10 @@
 //! fused multiply-add, so the error bounds hold on targets without FMA too
 //! (SSE2, Cortex-M0 and wide's portable fallback).
 //!
-//! All exponentials take non-positive arguments: every caller can arrange
-//! that by symmetry, and it means no overflow handling is needed anywhere.
+//! The exponentials take non-positive arguments: every caller can arrange
+//! that by symmetry, and it means no overflow handling is needed. The one
+//! exception, the split behind sigmoid and tanh, hands `e^-v` back as a
+//! power of two and a factor near 1, which the caller never multiplies out.
 
 use crate::simd::{F32s, U32s};
 
