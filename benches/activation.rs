@@ -1,6 +1,8 @@
 //! Throughput of the activation kernels, forward and backward, against a
-//! plain scalar `libm` loop and a copy loop (the memory-bandwidth limit for
-//! a kernel that reads 4 and writes 4 bytes per element), all in one run.
+//! plain scalar `libm` loop and two memory-bandwidth references, all in one
+//! run: a copy loop (4 bytes read and 4 written per element, like a forward
+//! pass) and an element-wise product of two slices (8 bytes read and 4
+//! written, like a backward pass from the output).
 //!
 //! `cargo bench --bench activation` (desktop builds use
 //! `-C target-cpu=native` through `.cargo/config.toml`); filter with e.g.
@@ -65,6 +67,13 @@ fn activations(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("copy", n), &n, |b, _| {
             b.iter(|| out.copy_from_slice(black_box(&x)))
+        });
+        group.bench_with_input(BenchmarkId::new("product", n), &n, |b, _| {
+            b.iter(|| {
+                for ((o, &a), &v) in out.iter_mut().zip(black_box(&x)).zip(&g) {
+                    *o = a * v;
+                }
+            })
         });
         group.finish();
 

@@ -35,8 +35,7 @@ fn forward_ulp(act: Activation) -> f64 {
     match act {
         Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => 0.5,
         Activation::Elu(_) | Activation::Softplus => 2.0,
-        Activation::Sigmoid => 2.5,
-        Activation::Tanh => 3.0,
+        Activation::Sigmoid | Activation::Tanh => 2.5,
         Activation::GeluTanh | Activation::Silu => 3.5,
         Activation::Gelu => 7.0,
     }

@@ -6,8 +6,10 @@
 //! fused multiply-add, so the error bounds hold on targets without FMA too
 //! (SSE2, Cortex-M0 and wide's portable fallback).
 //!
-//! All exponentials take non-positive arguments: every caller can arrange
-//! that by symmetry, and it means no overflow handling is needed anywhere.
+//! The exponentials take non-positive arguments: every caller can arrange
+//! that by symmetry, and it means no overflow handling is needed. The one
+//! exception, the split behind sigmoid and tanh, hands `e^-v` back as a
+//! power of two and a factor near 1, which the caller never multiplies out.
 
 use crate::simd::{F32s, U32s};
 
@@ -30,32 +32,36 @@ const SPLIT_MASK: u32 = 0xFFFF_F000;
 
 /// `x` where `x >= lo` or `x` is NaN, `lo` otherwise.
 ///
-/// Written as compare and select because `min`/`max` differ between backends
-/// in which operand survives a NaN.
+/// `min`/`max` differ between backends in which operand survives a NaN, so
+/// this is a compare and select, except on x86: there `maxps(lo, x)` is
+/// exactly that select in one instruction (it returns its second operand
+/// unless the first is greater, so also for a NaN).
 #[inline(always)]
 pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
     let lo = F32s::splat(lo);
-    x.simd_lt(lo).select(lo, x)
+    if cfg!(target_feature = "sse") {
+        lo.fast_max(x)
+    } else {
+        x.simd_lt(lo).select(lo, x)
+    }
 }
 
-/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise.
+/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise (on x86 one `minps`,
+/// see [`at_least`]).
 #[inline(always)]
 pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
     let hi = F32s::splat(hi);
-    x.simd_gt(hi).select(hi, x)
+    if cfg!(target_feature = "sse") {
+        hi.fast_min(x)
+    } else {
+        x.simd_gt(hi).select(hi, x)
+    }
 }
 
 /// `-|x|`, by setting the sign bit.
 #[inline(always)]
 pub(crate) fn neg_abs(x: F32s) -> F32s {
     F32s::from_bits(x.to_bits() | U32s::splat(SIGN))
-}
-
-/// The magnitude of `mag` with the sign of `sign`.
-#[inline(always)]
-pub(crate) fn with_sign_of(mag: F32s, sign: F32s) -> F32s {
-    let s = U32s::splat(SIGN);
-    F32s::from_bits((mag.to_bits() & !s) | (sign.to_bits() & s))
 }
 
 /// `(hi, lo)` with `hi + lo == x` exactly and `hi` holding the 12 leading
@@ -237,24 +243,74 @@ pub(crate) fn sigmoid_pair(x: F32s) -> (F32s, F32s) {
     (neg.select(zq, q), neg.select(q, zq))
 }
 
-/// The logistic function alone: one division, no complement.
+/// 1.5 * 2^23 + 127: adding it rounds a float of magnitude below 2^21 to an
+/// integer `m` and leaves `m + 127`, the biased exponent of `2^m`, in the
+/// low bits (the high bits shift out when the exponent is moved into place).
+const MAGIC_BIASED: f32 = 12_583_039.0;
+
+/// `(e^r - 1 - r) / r^2 ~ Q(r)` on |r| <= ln2 / 2, lowest degree first: a
+/// degree-4 fit weighted by `r^2 e^-r`, so `1 + r + r^2 Q(r)` is within
+/// 3.7e-9 of `e^r`, relative, with these f32 coefficients.
+const EXP_Q: [f32; 5] = [
+    0.499_999_94,
+    0.166_665_21,
+    0.041_668_39,
+    0.008_368_745,
+    0.001_381_454,
+];
+
+/// `e^-v = 2^-m (1 + p)`, returned as `(2^m, p)`, with `v = m ln 2 + r`,
+/// |r| <= ln2 / 2. `m` must lie in `[-127, 127]`; `m = -127` gives
+/// `2^m = 0`. The reduction is an exact Cody-Waite step and `Q` is evaluated
+/// by Estrin's scheme, so the chain from `v` to `p` is short: this is the
+/// core of the sigmoid and tanh kernels, where latency and the number of
+/// multiplies, not memory, bound the speed.
 #[inline(always)]
-pub(crate) fn sigmoid(x: F32s) -> F32s {
-    let z = exp_neg(neg_abs(x));
-    let one = F32s::splat(1.0);
-    let num = x.simd_lt(F32s::splat(0.0)).select(z, one);
-    num / (one + z)
+fn exp_neg_split(v: F32s) -> (F32s, F32s) {
+    let t = v.mul_add(
+        F32s::splat(core::f32::consts::LOG2_E),
+        F32s::splat(MAGIC_BIASED),
+    );
+    let m = t - F32s::splat(MAGIC_BIASED);
+    let r = m.mul_neg_add(F32s::splat(LN2_HI), v);
+    let r = m.mul_neg_add(F32s::splat(LN2_LO), r);
+    let scale = F32s::from_bits(t.to_bits() << 23);
+    // e^-r - 1 = -r + r^2 Q(-r).
+    let [q0, q1, q2, q3, q4] = EXP_Q.map(F32s::splat);
+    let r2 = r * r;
+    let lo = q1.mul_neg_add(r, q0);
+    let mid = q3.mul_neg_add(r, q2);
+    let q = q4.mul_add(r2, mid).mul_add(r2, lo);
+    (scale, q.mul_sub(r2, r))
 }
 
-/// `tanh(x)` as `-expm1(-2|x|) / (expm1(-2|x|) + 2)` with the sign of `x`:
-/// relative accuracy everywhere, including near zero.
+/// The logistic function `1 / (1 + e^-x)`, written as `2^m / (2^m + e^-r)`
+/// with `x = m ln 2 + r`: no selects, and the denominator `(2^m + 1) + p`
+/// rounds once (`2^m + 1` is exact for |m| <= 23). NaN gives NaN; below
+/// -87.68 the result is 0 (`2^-127` is formed as 0), and above 20 it is 1.
+#[inline(always)]
+pub(crate) fn sigmoid(x: F32s) -> F32s {
+    // The clamps keep NaN; -88 still gives m = -127.
+    let x = at_most(at_least(x, -88.0), 20.0);
+    let (s, p) = exp_neg_split(x);
+    s / (s + F32s::splat(1.0) + p)
+}
+
+/// `tanh(x)` as `(2^m - e^-r) / (2^m + e^-r)` with `2|x| = m ln 2 + r` and
+/// the sign of `x`: for `m = 0` the numerator is `-p`, exact, so the
+/// relative accuracy holds near zero too; numerator and denominator each
+/// round once.
 #[inline(always)]
 pub(crate) fn tanh(x: F32s) -> F32s {
     // tanh(9.1) rounds to 1 in f32; the clamp keeps NaN.
-    let a = at_least(neg_abs(x), -9.1);
-    let em = expm1_neg(a + a);
-    let t = em / (F32s::splat(-2.0) - em);
-    with_sign_of(t, x)
+    let u = at_most(x.abs(), 9.1);
+    let (s, p) = exp_neg_split(u + u);
+    let one = F32s::splat(1.0);
+    let num = (s - one) - p;
+    let den = (s + one) + p;
+    // num >= +0, so the sign bit of x can simply be set into it.
+    let num = F32s::from_bits(num.to_bits() | (x.to_bits() & U32s::splat(SIGN)));
+    num / den
 }
 
 /// `m * Phi(-u)`, where `Phi(-u) = P(N(0,1) > u)` is the upper tail of the
