@@ -99,14 +99,14 @@ struct Scale {
 
 impl Scale {
     /// `alpha * acc + beta * c` for one vector; `c` is only called (C only
-    /// read) when `beta != 0`.
+    /// read) when `beta != 0`. `PLAIN` means `alpha == 1` and `beta == 0`,
+    /// where the result is `acc` bit for bit.
     #[inline(always)]
-    fn vector(self, acc: F32s, c: impl FnOnce() -> F32s) -> F32s {
-        let x = if self.alpha == 1.0 {
-            acc
-        } else {
-            acc * F32s::splat(self.alpha)
-        };
+    fn vector<const PLAIN: bool>(self, acc: F32s, c: impl FnOnce() -> F32s) -> F32s {
+        if PLAIN {
+            return acc;
+        }
+        let x = acc * F32s::splat(self.alpha);
         if self.beta == 0.0 {
             x
         } else {
@@ -125,6 +125,11 @@ impl Scale {
             self.beta * *c + x
         };
     }
+
+    /// Whether this is the common `alpha == 1`, `beta == 0`.
+    fn plain(self) -> bool {
+        self.alpha == 1.0 && self.beta == 0.0
+    }
 }
 
 /// The first column of each `width`-column window over `n >= width`
@@ -142,21 +147,37 @@ fn windows(n: usize, width: usize) -> impl Iterator<Item = (usize, usize)> {
 
 /// The broadcast kernel over all of C: `NR`-column panels, `MR`-row strips.
 fn broadcast(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
+    if s.plain() {
+        broadcast_with::<true>(s, a, b, c, epi);
+    } else {
+        broadcast_with::<false>(s, a, b, c, epi);
+    }
+}
+
+/// [`broadcast`] with `PLAIN` as in [`Scale::vector`].
+#[inline(always)]
+fn broadcast_with<const PLAIN: bool>(
+    s: Scale,
+    a: MatRef,
+    b: MatRef,
+    c: &mut MatMut,
+    epi: &impl Epilogue,
+) {
     let m = a.rows;
     for (j0, skip) in windows(b.cols, NR) {
         let mut i0 = 0;
         while m - i0 >= MR {
-            broadcast_strip::<MR>(s, &a, &b, c, (i0, j0, skip), epi);
+            broadcast_tile::<MR, PLAIN>(s, &a, &b, c, (i0, j0, skip), epi);
             i0 += MR;
         }
         let at = (i0, j0, skip);
         match m - i0 {
             0 => {}
-            1 => broadcast_strip::<1>(s, &a, &b, c, at, epi),
-            2 => broadcast_strip::<2>(s, &a, &b, c, at, epi),
-            3 => broadcast_strip::<3>(s, &a, &b, c, at, epi),
-            4 => broadcast_strip::<4>(s, &a, &b, c, at, epi),
-            _ => broadcast_strip::<5>(s, &a, &b, c, at, epi),
+            1 => broadcast_tile::<1, PLAIN>(s, &a, &b, c, at, epi),
+            2 => broadcast_tile::<2, PLAIN>(s, &a, &b, c, at, epi),
+            3 => broadcast_tile::<3, PLAIN>(s, &a, &b, c, at, epi),
+            4 => broadcast_tile::<4, PLAIN>(s, &a, &b, c, at, epi),
+            _ => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at, epi),
         }
     }
 }
@@ -164,7 +185,7 @@ fn broadcast(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue
 /// One `R x NR` tile at rows `i0..`, columns `j0..`, of which the first
 /// `skip` columns are not stored (another tile stores them).
 #[inline(always)]
-fn broadcast_strip<const R: usize>(
+fn broadcast_tile<const R: usize, const PLAIN: bool>(
     s: Scale,
     a: &MatRef,
     b: &MatRef,
@@ -176,28 +197,53 @@ fn broadcast_strip<const R: usize>(
     // Row p of the panel of B starts `p * rs` floats into `b_panel` (a
     // one-row B may have any row stride, even 1).
     let b_panel = &b.data[j0..];
-    let b_rows = b_panel.chunks(b.rs.max(b.cols)).take(k);
+    let b_rs = if k == 1 { 0 } else { b.rs };
     let acc = if a.cs == 1 {
         let rows: [&[f32]; R] = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
-        broadcast_kernel(b_rows, |p| core::array::from_fn(|r| rows[r][p]))
+        broadcast_kernel(k, b_panel, b_rs, |p| {
+            core::array::from_fn(|r| rows[r][p])
+        })
     } else {
         // Columns of A are contiguous: the `R` elements of column p are
-        // adjacent.
-        let at = a.t();
-        broadcast_kernel(b_rows, |p| at.row_segment(p, i0, R).as_chunks::<R>().0[0])
+        // adjacent, `a.cs` apart from column to column.
+        let a_panel = &a.data[i0..];
+        let a_cs = if k == 1 { 0 } else { a.cs };
+        broadcast_kernel(k, b_panel, b_rs, |p| {
+            a_panel[p * a_cs..][..R].as_chunks::<R>().0[0]
+        })
     };
+    if skip == 0 {
+        for (r, acc_row) in acc.iter().enumerate() {
+            let row = c.row_segment(i0 + r, j0, NR);
+            let (chunks, _) = row.as_chunks_mut::<LANES>();
+            for (dst, &x) in chunks.iter_mut().zip(acc_row) {
+                *dst = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
+            }
+            epi.apply(row, j0);
+        }
+    } else {
+        store_shifted::<R, PLAIN>(s, &acc, c, (i0, j0, skip), epi);
+    }
+}
+
+/// Stores the tile of [`broadcast_tile`] whose first `skip` columns are
+/// stored already.
+#[inline(never)]
+fn store_shifted<const R: usize, const PLAIN: bool>(
+    s: Scale,
+    acc: &[[F32s; NV]; R],
+    c: &mut MatMut,
+    (i0, j0, skip): (usize, usize, usize),
+    epi: &impl Epilogue,
+) {
     for (r, acc_row) in acc.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, NR);
         let (chunks, _) = row.as_chunks_mut::<LANES>();
         for (v, (dst, &x)) in chunks.iter_mut().zip(acc_row).enumerate() {
-            let y = s.vector(x, || F32s::new(*dst)).to_array();
-            if skip == 0 {
-                *dst = y;
-            } else {
-                for (l, d) in dst.iter_mut().enumerate() {
-                    if v * LANES + l >= skip {
-                        *d = y[l];
-                    }
+            let y = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
+            for (l, d) in dst.iter_mut().enumerate() {
+                if v * LANES + l >= skip {
+                    *d = y[l];
                 }
             }
         }
@@ -205,16 +251,20 @@ fn broadcast_strip<const R: usize>(
     }
 }
 
-/// `R x NR` accumulators over the `k` rows of B that `b_rows` yields (each
-/// at least `NR` long), with `a_col(p)` the `R` elements of column `p` of A.
+/// `R x NR` accumulators over `k` rows of B, row p the `NR` floats at
+/// `b[p * rs..]`, with `a_col(p)` the `R` elements of column `p` of A.
 #[inline(always)]
-fn broadcast_kernel<'b, const R: usize>(
-    b_rows: impl Iterator<Item = &'b [f32]>,
+fn broadcast_kernel<const R: usize>(
+    k: usize,
+    b: &[f32],
+    rs: usize,
     a_col: impl Fn(usize) -> [f32; R],
 ) -> [[F32s; NV]; R] {
     let mut acc = [[F32s::ZERO; NV]; R];
-    for (p, row) in b_rows.enumerate() {
-        rank1(&mut acc, &a_col(p), &load_row(&row[..NR]));
+    let mut off = 0;
+    for p in 0..k {
+        rank1(&mut acc, &a_col(p), &load_row(&b[off..off + NR]));
+        off += rs;
     }
     acc
 }
