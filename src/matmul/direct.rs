@@ -194,23 +194,25 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
     epi: &impl Epilogue,
 ) {
     let k = a.cols;
-    // Row p of the panel of B starts `p * rs` floats into `b_panel` (a
-    // one-row B may have any row stride, even 1).
-    let b_panel = &b.data[j0..];
-    let b_rs = if k == 1 { 0 } else { b.rs };
+    let b_rows = Strided::new(&b.data[j0..], b.rs, k);
     let acc = if a.cs == 1 {
         let rows: [&[f32]; R] = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
-        broadcast_kernel(k, b_panel, b_rs, |p| {
-            core::array::from_fn(|r| rows[r][p])
-        })
+        let a_col = |p: usize| core::array::from_fn(|r| rows[r][p]);
+        broadcast_kernel(
+            (0..k - 1).map(a_col),
+            a_col(k - 1),
+            b_rows,
+        )
     } else {
         // Columns of A are contiguous: the `R` elements of column p are
         // adjacent, `a.cs` apart from column to column.
-        let a_panel = &a.data[i0..];
-        let a_cs = if k == 1 { 0 } else { a.cs };
-        broadcast_kernel(k, b_panel, b_rs, |p| {
-            a_panel[p * a_cs..][..R].as_chunks::<R>().0[0]
-        })
+        let a_cols = Strided::new(&a.data[i0..], a.cs, k);
+        let first = |x: &[f32]| x.as_chunks::<R>().0[0];
+        broadcast_kernel(
+            a_cols.body::<R>().map(first),
+            first(a_cols.last::<R>()),
+            b_rows,
+        )
     };
     if skip == 0 {
         for (r, acc_row) in acc.iter().enumerate() {
@@ -251,21 +253,56 @@ fn store_shifted<const R: usize, const PLAIN: bool>(
     }
 }
 
-/// `R x NR` accumulators over `k` rows of B, row p the `NR` floats at
-/// `b[p * rs..]`, with `a_col(p)` the `R` elements of column `p` of A.
+/// `k` rows of `len >= N` floats, `rs` apart, at the start of `data`: the
+/// rows of a view with contiguous rows, or the columns of a view with
+/// contiguous columns.
+#[derive(Clone, Copy)]
+struct Strided<'a> {
+    /// The first `k - 1` rows, each `rs` long.
+    body: &'a [f32],
+    /// From the start of the last row on.
+    last: &'a [f32],
+    rs: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// The `k >= 1` rows of `data`, `rs` apart. A view with one row may
+    /// have any stride, and `rs` is then not used.
+    #[inline(always)]
+    fn new(data: &'a [f32], rs: usize, k: usize) -> Self {
+        let rs = if k == 1 { 1 } else { rs };
+        let (body, last) = data.split_at((k - 1) * rs);
+        Self { body, last, rs }
+    }
+
+    /// The first `N` floats of each of the first `k - 1` rows (the row
+    /// stride is at least `N` whenever there are two rows or more).
+    #[inline(always)]
+    fn body<const N: usize>(self) -> impl Iterator<Item = &'a [f32]> {
+        let rs = self.rs.max(N);
+        self.body.chunks_exact(rs).map(|row| &row[..N])
+    }
+
+    /// The first `N` floats of the last row.
+    #[inline(always)]
+    fn last<const N: usize>(self) -> &'a [f32] {
+        &self.last[..N]
+    }
+}
+
+/// `R x NR` accumulators over the `k` rows of B in `b` and the columns of
+/// A: the first `k - 1` from `a_body`, then `a_last`.
 #[inline(always)]
 fn broadcast_kernel<const R: usize>(
-    k: usize,
-    b: &[f32],
-    rs: usize,
-    a_col: impl Fn(usize) -> [f32; R],
+    a_body: impl Iterator<Item = [f32; R]>,
+    a_last: [f32; R],
+    b: Strided,
 ) -> [[F32s; NV]; R] {
     let mut acc = [[F32s::ZERO; NV]; R];
-    let mut off = 0;
-    for p in 0..k {
-        rank1(&mut acc, &a_col(p), &load_row(&b[off..off + NR]));
-        off += rs;
+    for (a_col, b_row) in a_body.zip(b.body::<NR>()) {
+        rank1(&mut acc, &a_col, &load_row(b_row));
     }
+    rank1(&mut acc, &a_last, &load_row(b.last::<NR>()));
     acc
 }
 
