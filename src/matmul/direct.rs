@@ -198,11 +198,7 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
     let acc = if a.cs == 1 {
         let rows: [&[f32]; R] = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
         let a_col = |p: usize| core::array::from_fn(|r| rows[r][p]);
-        broadcast_kernel(
-            (0..k - 1).map(a_col),
-            a_col(k - 1),
-            b_rows,
-        )
+        broadcast_kernel((0..k - 1).map(a_col), a_col(k - 1), b_rows)
     } else {
         // Columns of A are contiguous: the `R` elements of column p are
         // adjacent, `a.cs` apart from column to column.
@@ -364,7 +360,7 @@ fn dot_tile<const R: usize>(
             }
         }
     }
-    if k % LANES != 0 {
+    if !k.is_multiple_of(LANES) {
         let tail = |x: &[f32]| {
             if body == 0 {
                 load_partial(x, 0.0)

@@ -13,9 +13,10 @@
 //! [`gemm`] never allocates. It packs panels of A and B into a workspace the
 //! caller passes, sized by [`gemm_workspace_len`]; the length is capped by
 //! the cache-block sizes, so one buffer of `gemm_workspace_len` for the
-//! largest layer serves every call. Small products are computed straight
-//! from the views, and for them [`gemm_workspace_len`] is 0: an empty
-//! workspace is then enough (on a microcontroller, no scratch memory at all).
+//! largest layer serves every call. Small products (up to 2^19
+//! multiply-adds) are computed straight from the views, and for them
+//! [`gemm_workspace_len`] is 0: an empty workspace is then enough (on a
+//! microcontroller, no scratch memory at all).
 //!
 //! # Fused dense layer
 //!
@@ -38,6 +39,14 @@
 //! `KC = 192` (a 14 x 32 tile's B panel is twice as wide). Tiles
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
+//!
+//! Small products skip the packing. On targets with SIMD registers, those
+//! whose layout allows it read A and B in place (the `direct` module): the
+//! same `MR x NR` tile with B's rows loaded from the view when they are
+//! contiguous, or a tile of dot products when the rows of A and the columns
+//! of B are (the forward pass `X * W^T`). The others, and every small
+//! product on targets without SIMD registers, pack short slices on the
+//! stack (the `small` module).
 //!
 //! # Threads
 //!
