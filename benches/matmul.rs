@@ -268,10 +268,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// `MICROPROP_MATMUL_FILTER`: comma-separated parts of shape names; the
+/// table then shows only the shapes whose name contains one of them, and
+/// skips the fused and threaded tables.
+fn filter() -> Vec<String> {
+    std::env::var("MICROPROP_MATMUL_FILTER")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|f| !f.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// The README table: median GFLOP/s per contender and median per-round
 /// ratio of microprop to the faster peer, contenders interleaved.
 fn table(rounds: usize) {
-    let filter = std::env::var("MICROPROP_MATMUL_FILTER").unwrap_or_default();
+    let filter = filter();
     let peak_iters = 200_000;
     let peak = median(
         (0..rounds)
@@ -289,7 +301,10 @@ fn table(rounds: usize) {
         "| shape | m x n x k | microprop | matrixmultiply | gemm | microprop / faster peer | % of peak |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for shape in shapes().into_iter().filter(|s| s.name.contains(&filter)) {
+    for shape in shapes()
+        .into_iter()
+        .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name.contains(f.as_str())))
+    {
         let mut ops = Operands::new(shape);
         let mut gflops = [const { Vec::new() }; 3];
         let mut ratios = Vec::new();
@@ -433,6 +448,9 @@ fn main() {
         let rounds = rounds();
         if std::env::var_os("MICROPROP_MATMUL_EXTRAS_ONLY").is_none() {
             table(rounds);
+        }
+        if !filter().is_empty() {
+            return;
         }
         fused_table(rounds);
         #[cfg(feature = "parallel")]

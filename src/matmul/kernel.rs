@@ -65,11 +65,10 @@ pub(crate) fn load_row(row: &[f32]) -> [F32s; NV] {
     core::array::from_fn(|v| F32s::new(chunks[v]))
 }
 
-/// `acc[i] += a[i] * b` for the `MR` rows (`a` holds exactly `MR` values):
-/// one rank-1 update of the tile.
+/// `acc[i] += a[i] * b` for the `R` rows of a tile (`MR` on the packed
+/// path): one rank-1 update.
 #[inline(always)]
-pub(crate) fn rank1(acc: &mut Tile, a: &[f32], b: &[F32s; NV]) {
-    debug_assert_eq!(a.len(), MR);
+pub(crate) fn rank1<const R: usize>(acc: &mut [[F32s; NV]; R], a: &[f32; R], b: &[F32s; NV]) {
     for (acc_row, &ai) in acc.iter_mut().zip(a) {
         let ai = F32s::splat(ai);
         for (x, &bv) in acc_row.iter_mut().zip(b) {

@@ -13,9 +13,10 @@
 //! [`gemm`] never allocates. It packs panels of A and B into a workspace the
 //! caller passes, sized by [`gemm_workspace_len`]; the length is capped by
 //! the cache-block sizes, so one buffer of `gemm_workspace_len` for the
-//! largest layer serves every call. Small products are computed straight
-//! from the views, and for them [`gemm_workspace_len`] is 0: an empty
-//! workspace is then enough (on a microcontroller, no scratch memory at all).
+//! largest layer serves every call. Small products (up to 2^19
+//! multiply-adds) are computed straight from the views, and for them
+//! [`gemm_workspace_len`] is 0: an empty workspace is then enough (on a
+//! microcontroller, no scratch memory at all).
 //!
 //! # Fused dense layer
 //!
@@ -39,6 +40,14 @@
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
 //!
+//! Small products skip the packing. On targets with SIMD registers, those
+//! whose layout allows it read A and B in place (the `direct` module): the
+//! same `MR x NR` tile with B's rows loaded from the view when they are
+//! contiguous, or a tile of dot products when the rows of A and the columns
+//! of B are (the forward pass `X * W^T`). The others, and every small
+//! product on targets without SIMD registers, pack short slices on the
+//! stack (the `small` module).
+//!
 //! # Threads
 //!
 //! With the `parallel` feature, `gemm_parallel` splits C into bands over
@@ -55,6 +64,7 @@
 //! a constant of 2 against an `f64` reference.
 
 mod blocking;
+mod direct;
 mod driver;
 mod fused;
 mod kernel;
@@ -163,11 +173,37 @@ fn run(
         // C^T = B^T * A^T, with C^T row-major.
         return run(alpha, b.t(), a.t(), beta, c.t(), workspace, epi);
     }
-    let small = small::is_small(a.rows, b.cols, a.cols);
-    compute(alpha, a, b, beta, c, workspace, epi, small);
+    let path = Path::choose(&a, &b);
+    compute(alpha, a, b, beta, c, workspace, epi, path);
 }
 
-/// The product with C row-major, on the unpacked path if `small`.
+/// How a product with C row-major is computed. It is chosen once for the
+/// whole product, so that `gemm_parallel`'s bands all take the path `gemm`
+/// would take.
+#[derive(Clone, Copy)]
+enum Path {
+    /// Straight from the views, nothing packed ([`direct`]).
+    Direct(direct::Direct),
+    /// Slices packed on the stack ([`small`]).
+    Small,
+    /// Blocks packed into the workspace ([`driver`]).
+    Packed,
+}
+
+impl Path {
+    /// The path for `a * b` with C row-major.
+    fn choose(a: &MatRef, b: &MatRef) -> Self {
+        if let Some(d) = direct::Direct::choose(a, b) {
+            Self::Direct(d)
+        } else if small::is_small(a.rows, b.cols, a.cols) {
+            Self::Small
+        } else {
+            Self::Packed
+        }
+    }
+}
+
+/// The product with C row-major, on `path`.
 #[allow(clippy::too_many_arguments)]
 fn compute(
     alpha: f32,
@@ -177,7 +213,7 @@ fn compute(
     mut c: MatMut,
     workspace: &mut [f32],
     epi: &impl Epilogue,
-    small: bool,
+    path: Path,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
@@ -193,16 +229,18 @@ fn compute(
             }
             epi.apply(row, 0);
         }
-    } else if small {
-        small::gemm_small(alpha, a, b, beta, &mut c, epi);
     } else {
-        gemm_packed(alpha, a, b, beta, &mut c, workspace, epi);
+        match path {
+            Path::Direct(d) => d.gemm(alpha, a, b, beta, &mut c, epi),
+            Path::Small => small::gemm_small(alpha, a, b, beta, &mut c, epi),
+            Path::Packed => gemm_packed(alpha, a, b, beta, &mut c, workspace, epi),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! Both paths swept over every tile-edge shape of this build's kernel,
+    //! Every path swept over every tile-edge shape of this build's kernel,
     //! against the f64 reference (the public tests see only the path that
     //! `gemm` picks for each shape).
     use super::kernel::{MR, NR};
@@ -243,19 +281,21 @@ mod tests {
                         );
                         let (al, bl) = blocking::packed_lens(m, n, k);
                         let mut ws = vec![f32::NAN; al + bl];
-                        for packed in [false, true] {
+                        let direct = direct::Direct::choose(&av, &bv);
+                        for path in [0, 1, 2] {
                             let mut got = vec![f32::NAN; m * n];
                             let mut c = MatMut::new(&mut got, m, n).unwrap();
-                            if packed {
-                                driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain);
-                            } else {
-                                small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain);
+                            match (path, direct) {
+                                (0, Some(d)) => d.gemm(1.0, av, bv, 0.0, &mut c, &Plain),
+                                (0, None) => continue,
+                                (1, _) => small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain),
+                                _ => driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain),
                             }
                             for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
                                 let tol = 1e-6 * (k as f32 + 2.0) * 2.0;
                                 assert!(
                                     (g - w).abs() <= tol,
-                                    "{m}x{n}x{k} ta={ta} tb={tb} packed={packed} [{idx}]: {g} vs {w}"
+                                    "{m}x{n}x{k} ta={ta} tb={tb} path={path} [{idx}]: {g} vs {w}"
                                 );
                             }
                         }

@@ -9,7 +9,7 @@
 use super::driver::Plain;
 use super::kernel::MR;
 use super::view::{MatMut, MatRef};
-use super::{check_shapes, compute, gemm_workspace_len, small};
+use super::{Path, check_shapes, compute, gemm_workspace_len};
 use crate::error::{Result, check_capacity};
 
 /// Below this many multiply-adds (`m * n * k`) a product runs on the calling
@@ -54,20 +54,20 @@ pub fn gemm_parallel(
     if m.saturating_mul(n).saturating_mul(k) < MIN_PARALLEL {
         parts = 1;
     }
+    let (a, b, c) = if c.cs == 1 {
+        (a, b, c)
+    } else {
+        (b.t(), a.t(), c.t())
+    };
     // Every band takes the path the whole product would take, so the
     // result does not depend on the number of threads.
-    let small = small::is_small(m, n, k);
     let job = Job {
         alpha,
         beta,
         per,
-        small,
+        path: Path::choose(&a, &b),
     };
-    if c.cs == 1 {
-        job.bands(a, b, c, workspace, parts);
-    } else {
-        job.bands(b.t(), a.t(), c.t(), workspace, parts);
-    }
+    job.bands(a, b, c, workspace, parts);
     Ok(())
 }
 
@@ -77,7 +77,7 @@ struct Job {
     alpha: f32,
     beta: f32,
     per: usize,
-    small: bool,
+    path: Path,
 }
 
 impl Job {
@@ -88,7 +88,7 @@ impl Job {
         let parts = parts.min(m.div_ceil(MR)).max(1);
         if parts == 1 {
             let ws = &mut workspace[..self.per];
-            return compute(self.alpha, a, b, self.beta, c, ws, &Plain, self.small);
+            return compute(self.alpha, a, b, self.beta, c, ws, &Plain, self.path);
         }
         let left = parts / 2;
         let top = (m.div_ceil(MR) * left / parts) * MR;

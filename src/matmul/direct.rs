@@ -1,0 +1,385 @@
+//! The direct path: small and skinny products read straight from the views,
+//! with nothing packed, zeroed or copied, and no workspace.
+//!
+//! Packing pays when each packed element is reused many times; for products
+//! of a few hundred thousand multiply-adds (32 x 32, a layer with 10
+//! outputs) the copies and the set-up cost as much as the arithmetic. Two
+//! micro-kernels cover the layouts of a dense layer's three products, with C
+//! row-major:
+//!
+//! - **Broadcast** (rows of B contiguous: `A * B` and `A^T * B`, the square
+//!   products, `dX = dY * W` and `dW = dY^T * X`): the `MR x NR` register
+//!   tile of the packed path, with each element of A broadcast from the view
+//!   and each row of B loaded from the view. C is swept in `NR`-column
+//!   panels (the `k x NR` panel of B stays in L1) and `MR`-row strips.
+//! - **Dot** (rows of A and columns of B contiguous: `A * B^T`, the forward
+//!   pass `Y = X * W^T`): a `DR x DC` tile of vector accumulators, each a
+//!   dot product over `k` done `LANES` terms at a time and summed across
+//!   lanes at the end. With `DC = 5`, the 10-output layer is two tiles wide
+//!   and no lane is wasted.
+//!
+//! Edges: the last strip of rows runs a kernel with fewer rows; the last
+//! panel of columns is shifted left to end at column `n` (overlapping the
+//! previous one) and stores only the columns not stored yet. Every element
+//! of C goes through the same operations in the same order whichever tile
+//! it falls in, so the result does not depend on the tiling (or on how
+//! `gemm_parallel` cuts C into bands).
+
+use super::driver::Epilogue;
+use super::kernel::{MR, NR, NV, load_row, rank1};
+use super::view::{MatMut, MatRef};
+use crate::simd::{F32s, LANES, load_partial};
+
+/// Rows in a dot-product tile.
+const DR: usize = 2;
+/// Columns in a dot-product tile.
+const DC: usize = 5;
+
+/// Products with at most this many multiply-adds take the direct path when
+/// their layout allows it.
+const DIRECT_MAX: usize = 1 << 19;
+
+/// Which direct kernel, if any, computes the product with these views (C
+/// row-major).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direct {
+    /// Rows of B contiguous, at least `NR` columns.
+    Broadcast,
+    /// Rows of A and columns of B contiguous, at least `DC` columns.
+    Dot,
+}
+
+impl Direct {
+    /// The kernel for `a * b`, or `None` if the product is too large or its
+    /// layout or width suits neither kernel.
+    pub(crate) fn choose(a: &MatRef, b: &MatRef) -> Option<Self> {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        if !cfg!(any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_feature = "simd128"
+        )) || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX
+        {
+            None
+        } else if b.cs == 1 && n >= NR {
+            Some(Self::Broadcast)
+        } else if a.cs == 1 && b.rs == 1 && n >= DC {
+            Some(Self::Dot)
+        } else {
+            None
+        }
+    }
+
+    /// `C = alpha * A * B + beta * C` with this kernel, for non-empty
+    /// shapes with C row-major that [`Direct::choose`] accepted.
+    pub(crate) fn gemm(
+        self,
+        alpha: f32,
+        a: MatRef,
+        b: MatRef,
+        beta: f32,
+        c: &mut MatMut,
+        epi: &impl Epilogue,
+    ) {
+        let s = Scale { alpha, beta };
+        match self {
+            Self::Broadcast => broadcast(s, a, b, c, epi),
+            Self::Dot => dot(s, a, b, c, epi),
+        }
+    }
+}
+
+/// The `alpha` and `beta` of a product.
+#[derive(Clone, Copy)]
+struct Scale {
+    alpha: f32,
+    beta: f32,
+}
+
+impl Scale {
+    /// `alpha * acc + beta * c` for one vector; `c` is only called (C only
+    /// read) when `beta != 0`. `PLAIN` means `alpha == 1` and `beta == 0`,
+    /// where the result is `acc` bit for bit.
+    #[inline(always)]
+    fn vector<const PLAIN: bool>(self, acc: F32s, c: impl FnOnce() -> F32s) -> F32s {
+        if PLAIN {
+            return acc;
+        }
+        let x = acc * F32s::splat(self.alpha);
+        if self.beta == 0.0 {
+            x
+        } else {
+            c().mul_add(F32s::splat(self.beta), x)
+        }
+    }
+
+    /// `alpha * acc + beta * c` for one element, reading `c` only when
+    /// `beta != 0`.
+    #[inline(always)]
+    fn scalar(self, acc: f32, c: &mut f32) {
+        let x = self.alpha * acc;
+        *c = if self.beta == 0.0 {
+            x
+        } else {
+            self.beta * *c + x
+        };
+    }
+
+    /// Whether this is the common `alpha == 1`, `beta == 0`.
+    fn plain(self) -> bool {
+        self.alpha == 1.0 && self.beta == 0.0
+    }
+}
+
+/// The first column of each `width`-column window over `n >= width`
+/// columns, with the number of its leading columns already covered by the
+/// previous window: `0, width, 2 width, ...`, the last one shifted left to
+/// end at `n`.
+fn windows(n: usize, width: usize) -> impl Iterator<Item = (usize, usize)> {
+    debug_assert!(n >= width);
+    let full = n / width;
+    let rem = n % width;
+    (0..full)
+        .map(move |w| (w * width, 0))
+        .chain((rem > 0).then_some((n - width, width - rem)))
+}
+
+/// The broadcast kernel over all of C: `NR`-column panels, `MR`-row strips.
+fn broadcast(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
+    if s.plain() {
+        broadcast_with::<true>(s, a, b, c, epi);
+    } else {
+        broadcast_with::<false>(s, a, b, c, epi);
+    }
+}
+
+/// [`broadcast`] with `PLAIN` as in [`Scale::vector`].
+#[inline(always)]
+fn broadcast_with<const PLAIN: bool>(
+    s: Scale,
+    a: MatRef,
+    b: MatRef,
+    c: &mut MatMut,
+    epi: &impl Epilogue,
+) {
+    let m = a.rows;
+    for (j0, skip) in windows(b.cols, NR) {
+        let mut i0 = 0;
+        while m - i0 >= MR {
+            broadcast_tile::<MR, PLAIN>(s, &a, &b, c, (i0, j0, skip), epi);
+            i0 += MR;
+        }
+        let at = (i0, j0, skip);
+        match m - i0 {
+            0 => {}
+            1 => broadcast_tile::<1, PLAIN>(s, &a, &b, c, at, epi),
+            2 => broadcast_tile::<2, PLAIN>(s, &a, &b, c, at, epi),
+            3 => broadcast_tile::<3, PLAIN>(s, &a, &b, c, at, epi),
+            4 => broadcast_tile::<4, PLAIN>(s, &a, &b, c, at, epi),
+            _ => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at, epi),
+        }
+    }
+}
+
+/// One `R x NR` tile at rows `i0..`, columns `j0..`, of which the first
+/// `skip` columns are not stored (another tile stores them).
+#[inline(always)]
+fn broadcast_tile<const R: usize, const PLAIN: bool>(
+    s: Scale,
+    a: &MatRef,
+    b: &MatRef,
+    c: &mut MatMut,
+    (i0, j0, skip): (usize, usize, usize),
+    epi: &impl Epilogue,
+) {
+    let k = a.cols;
+    let b_rows = Strided::new(&b.data[j0..], b.rs, k);
+    let acc = if a.cs == 1 {
+        let rows: [&[f32]; R] = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
+        let a_col = |p: usize| core::array::from_fn(|r| rows[r][p]);
+        broadcast_kernel((0..k - 1).map(a_col), a_col(k - 1), b_rows)
+    } else {
+        // Columns of A are contiguous: the `R` elements of column p are
+        // adjacent, `a.cs` apart from column to column.
+        let a_cols = Strided::new(&a.data[i0..], a.cs, k);
+        let first = |x: &[f32]| x.as_chunks::<R>().0[0];
+        broadcast_kernel(
+            a_cols.body::<R>().map(first),
+            first(a_cols.last::<R>()),
+            b_rows,
+        )
+    };
+    if skip == 0 {
+        for (r, acc_row) in acc.iter().enumerate() {
+            let row = c.row_segment(i0 + r, j0, NR);
+            let (chunks, _) = row.as_chunks_mut::<LANES>();
+            for (dst, &x) in chunks.iter_mut().zip(acc_row) {
+                *dst = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
+            }
+            epi.apply(row, j0);
+        }
+    } else {
+        store_shifted::<R, PLAIN>(s, &acc, c, (i0, j0, skip), epi);
+    }
+}
+
+/// Stores the tile of [`broadcast_tile`] whose first `skip` columns are
+/// stored already.
+#[inline(never)]
+fn store_shifted<const R: usize, const PLAIN: bool>(
+    s: Scale,
+    acc: &[[F32s; NV]; R],
+    c: &mut MatMut,
+    (i0, j0, skip): (usize, usize, usize),
+    epi: &impl Epilogue,
+) {
+    for (r, acc_row) in acc.iter().enumerate() {
+        let row = c.row_segment(i0 + r, j0, NR);
+        let (chunks, _) = row.as_chunks_mut::<LANES>();
+        for (v, (dst, &x)) in chunks.iter_mut().zip(acc_row).enumerate() {
+            let y = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
+            for (l, d) in dst.iter_mut().enumerate() {
+                if v * LANES + l >= skip {
+                    *d = y[l];
+                }
+            }
+        }
+        epi.apply(&mut row[skip..], j0 + skip);
+    }
+}
+
+/// `k` rows of `len >= N` floats, `rs` apart, at the start of `data`: the
+/// rows of a view with contiguous rows, or the columns of a view with
+/// contiguous columns.
+#[derive(Clone, Copy)]
+struct Strided<'a> {
+    /// The first `k - 1` rows, each `rs` long.
+    body: &'a [f32],
+    /// From the start of the last row on.
+    last: &'a [f32],
+    rs: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// The `k >= 1` rows of `data`, `rs` apart. A view with one row may
+    /// have any stride, and `rs` is then not used.
+    #[inline(always)]
+    fn new(data: &'a [f32], rs: usize, k: usize) -> Self {
+        let rs = if k == 1 { 1 } else { rs };
+        let (body, last) = data.split_at((k - 1) * rs);
+        Self { body, last, rs }
+    }
+
+    /// The first `N` floats of each of the first `k - 1` rows (the row
+    /// stride is at least `N` whenever there are two rows or more).
+    #[inline(always)]
+    fn body<const N: usize>(self) -> impl Iterator<Item = &'a [f32]> {
+        let rs = self.rs.max(N);
+        self.body.chunks_exact(rs).map(|row| &row[..N])
+    }
+
+    /// The first `N` floats of the last row.
+    #[inline(always)]
+    fn last<const N: usize>(self) -> &'a [f32] {
+        &self.last[..N]
+    }
+}
+
+/// `R x NR` accumulators over the `k` rows of B in `b` and the columns of
+/// A: the first `k - 1` from `a_body`, then `a_last`.
+#[inline(always)]
+fn broadcast_kernel<const R: usize>(
+    a_body: impl Iterator<Item = [f32; R]>,
+    a_last: [f32; R],
+    b: Strided,
+) -> [[F32s; NV]; R] {
+    let mut acc = [[F32s::ZERO; NV]; R];
+    for (a_col, b_row) in a_body.zip(b.body::<NR>()) {
+        rank1(&mut acc, &a_col, &load_row(b_row));
+    }
+    rank1(&mut acc, &a_last, &load_row(b.last::<NR>()));
+    acc
+}
+
+/// The dot kernel over all of C: `DR`-row strips, `DC`-column windows.
+fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let bt = b.t();
+    // The last `k % LANES` terms come from one vector ending at `k`, with
+    // its leading lanes (already summed) masked off; below `LANES` terms,
+    // from zero-padded vectors.
+    let rem = k % LANES;
+    let mask = F32s::new(core::array::from_fn(|l| {
+        f32::from_bits(if l >= LANES - rem { !0 } else { 0 })
+    }));
+    let mut i0 = 0;
+    while i0 < m {
+        let rows = DR.min(m - i0);
+        for (j0, skip) in windows(n, DC) {
+            let cols: [&[f32]; DC] = core::array::from_fn(|j| bt.row_segment(j0 + j, 0, k));
+            if rows == DR {
+                let a_rows = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
+                dot_tile::<DR>(s, a_rows, cols, mask, c, (i0, j0, skip));
+            } else {
+                let a_rows = [a.row_segment(i0, 0, k)];
+                dot_tile::<1>(s, a_rows, cols, mask, c, (i0, j0, skip));
+            }
+        }
+        for r in i0..i0 + rows {
+            epi.apply(c.row_segment(r, 0, n), 0);
+        }
+        i0 += rows;
+    }
+}
+
+/// One `R x DC` tile of dot products of the rows `a_rows` of A with the
+/// columns `b_cols` of B (all `k` long), stored at rows `i0..`, columns
+/// `j0 + skip..j0 + DC` of C.
+#[inline(always)]
+fn dot_tile<const R: usize>(
+    s: Scale,
+    a_rows: [&[f32]; R],
+    b_cols: [&[f32]; DC],
+    mask: F32s,
+    c: &mut MatMut,
+    (i0, j0, skip): (usize, usize, usize),
+) {
+    let k = a_rows[0].len();
+    let body = k / LANES;
+    let a_chunks: [&[[f32; LANES]]; R] = core::array::from_fn(|r| &a_rows[r].as_chunks().0[..body]);
+    let b_chunks: [&[[f32; LANES]]; DC] =
+        core::array::from_fn(|j| &b_cols[j].as_chunks().0[..body]);
+    let mut acc = [[F32s::ZERO; DC]; R];
+    for q in 0..body {
+        let av: [F32s; R] = core::array::from_fn(|r| F32s::new(a_chunks[r][q]));
+        for (j, bc) in b_chunks.iter().enumerate() {
+            let bv = F32s::new(bc[q]);
+            for (acc_row, &ar) in acc.iter_mut().zip(&av) {
+                acc_row[j] = ar.mul_add(bv, acc_row[j]);
+            }
+        }
+    }
+    if !k.is_multiple_of(LANES) {
+        let tail = |x: &[f32]| {
+            if body == 0 {
+                load_partial(x, 0.0)
+            } else {
+                F32s::new(x[k - LANES..].as_chunks::<LANES>().0[0]) & mask
+            }
+        };
+        let av: [F32s; R] = core::array::from_fn(|r| tail(a_rows[r]));
+        for (j, bc) in b_cols.iter().enumerate() {
+            let bv = tail(bc);
+            for (acc_row, &ar) in acc.iter_mut().zip(&av) {
+                acc_row[j] = ar.mul_add(bv, acc_row[j]);
+            }
+        }
+    }
+    for (r, acc_row) in acc.iter().enumerate() {
+        let row = c.row_segment(i0 + r, j0, DC);
+        for (dst, x) in row.iter_mut().zip(acc_row).skip(skip) {
+            s.scalar(x.reduce_add(), dst);
+        }
+    }
+}
