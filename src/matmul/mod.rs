@@ -193,6 +193,8 @@ fn compute(
             }
             epi.apply(row, 0);
         }
+    } else if small && small::is_tiny(m, n, k) {
+        small::gemm_tiny(alpha, a, b, beta, &mut c, epi);
     } else if small {
         small::gemm_small(alpha, a, b, beta, &mut c, epi);
     } else {
@@ -202,7 +204,7 @@ fn compute(
 
 #[cfg(test)]
 mod tests {
-    //! Both paths swept over every tile-edge shape of this build's kernel,
+    //! Every path swept over every tile-edge shape of this build's kernel,
     //! against the f64 reference (the public tests see only the path that
     //! `gemm` picks for each shape).
     use super::kernel::{MR, NR};
@@ -211,7 +213,7 @@ mod tests {
     use std::vec;
 
     #[test]
-    fn both_paths_match_the_reference_at_every_tile_edge() {
+    fn every_path_matches_the_reference_at_every_tile_edge() {
         let mut seed = 1u32;
         let mut next = move || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -243,19 +245,19 @@ mod tests {
                         );
                         let (al, bl) = blocking::packed_lens(m, n, k);
                         let mut ws = vec![f32::NAN; al + bl];
-                        for packed in [false, true] {
+                        for path in ["tiny", "small", "packed"] {
                             let mut got = vec![f32::NAN; m * n];
                             let mut c = MatMut::new(&mut got, m, n).unwrap();
-                            if packed {
-                                driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain);
-                            } else {
-                                small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain);
+                            match path {
+                                "tiny" => small::gemm_tiny(1.0, av, bv, 0.0, &mut c, &Plain),
+                                "small" => small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain),
+                                _ => driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain),
                             }
                             for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
                                 let tol = 1e-6 * (k as f32 + 2.0) * 2.0;
                                 assert!(
                                     (g - w).abs() <= tol,
-                                    "{m}x{n}x{k} ta={ta} tb={tb} packed={packed} [{idx}]: {g} vs {w}"
+                                    "{m}x{n}x{k} ta={ta} tb={tb} {path} [{idx}]: {g} vs {w}"
                                 );
                             }
                         }
