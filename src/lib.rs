@@ -121,6 +121,7 @@
 extern crate std;
 
 pub mod activation;
+mod arch;
 pub mod clip;
 pub mod dropout;
 mod error;
