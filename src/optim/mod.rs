@@ -66,7 +66,7 @@ pub use sgd::Sgd;
 
 use crate::arch;
 use crate::error::{Error, Result, check_len};
-use crate::simd::{F32s, LANES, load_partial, store_partial};
+use crate::simd::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
 
 /// An optimizer that updates one tensor in place.
 ///
@@ -306,7 +306,17 @@ pub(crate) fn fused<const S: usize>(
             plane.0[i] = v.to_array();
         }
     }
-    if !pt.is_empty() {
+    if EMULATED {
+        for (i, (p, g)) in pt.iter_mut().zip(gt).enumerate() {
+            let mut pv = F32s::splat(*p);
+            let mut s: [F32s; S] = core::array::from_fn(|k| F32s::splat(planes[k].1[i]));
+            kernel(&mut pv, F32s::splat(*g), &mut s);
+            *p = lane0(pv);
+            for (plane, v) in planes.iter_mut().zip(s) {
+                plane.1[i] = lane0(v);
+            }
+        }
+    } else if !pt.is_empty() {
         let mut p = load_partial(pt, 0.0);
         let mut s: [F32s; S] = core::array::from_fn(|k| load_partial(planes[k].1, 0.0));
         kernel(&mut p, load_partial(gt, 0.0), &mut s);
