@@ -85,8 +85,12 @@ impl Optimizer for Sgd {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
         let sign = F32s::splat(if self.maximize { -1.0 } else { 1.0 });
-        let wd = splat(self.weight_decay);
         let l2 = !is_zero(self.weight_decay);
+        let wd = if l2 {
+            splat(self.weight_decay)
+        } else {
+            F32s::ZERO
+        };
         let neg_lr = splat(-self.lr);
         let prepare = |p: F32s, g: F32s| {
             let g = g * sign;
