@@ -85,8 +85,23 @@ pub(crate) fn gemm_tiny(
     epi: &impl Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    // Rows of A and columns of B contiguous (always so for k = 1, as in the
-    // backward products of a batch of one): plain slices, no index checks.
+    if k == 1 && b.cs == 1 {
+        // An outer product with a contiguous row of B (the backward products
+        // of a batch of one): one multiply per element of C.
+        let b_row = &b.data[..n];
+        for i in 0..m {
+            let ai = a.data[i * a.rs];
+            let row = c.row_segment(i, 0, n);
+            for (out, &bj) in row.iter_mut().zip(b_row) {
+                let x = alpha * mul_add(ai, bj, 0.0);
+                *out = if beta == 0.0 { x } else { beta * *out + x };
+            }
+            epi.apply(row, 0);
+        }
+        return;
+    }
+    // Rows of A and columns of B contiguous (always so for k = 1): plain
+    // slices, no index checks.
     let contiguous = k == 1 || (a.cs == 1 && b.rs == 1);
     for i in 0..m {
         let row = c.row_segment(i, 0, n);
