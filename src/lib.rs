@@ -89,6 +89,13 @@
 //! desktops build with `RUSTFLAGS="-C target-cpu=native"` to use every
 //! extension of the CPU; without it x86-64 runs the SSE2 kernels.
 //!
+//! On Cortex-M cores with a single-precision FPU (`thumbv7em-none-eabihf`,
+//! `thumbv8m.main-none-eabihf`) the optimizers' fused multiply-adds and
+//! square roots are the FPU's `vfma.f32` and `vsqrt.f32`, through inline
+//! assembly in one private module, the crate's only `unsafe` code. Both round
+//! correctly, like the software routines used where there is no such
+//! instruction, so the results are the same bits.
+//!
 //! ## Precision
 //!
 //! Each kernel documents its error bound in a `# Precision` section:
@@ -122,6 +129,7 @@
 extern crate std;
 
 pub mod activation;
+mod arch;
 pub mod clip;
 pub mod dropout;
 mod error;

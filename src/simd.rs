@@ -92,7 +92,11 @@ pub(crate) fn map(x: &[f32], y: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s)
     for (xc, yc) in xb.iter().zip(yb) {
         *yc = f(F32s::new(*xc)).to_array();
     }
-    if !xt.is_empty() {
+    if EMULATED {
+        for (x, y) in xt.iter().zip(yt) {
+            *y = lane0(f(F32s::splat(*x)));
+        }
+    } else if !xt.is_empty() {
         store_partial(f(load_partial(xt, fill)), yt);
     }
 }
@@ -104,7 +108,11 @@ pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
     for xc in xb {
         *xc = f(F32s::new(*xc)).to_array();
     }
-    if !xt.is_empty() {
+    if EMULATED {
+        for x in xt {
+            *x = lane0(f(F32s::splat(*x)));
+        }
+    } else if !xt.is_empty() {
         let v = f(load_partial(xt, fill));
         store_partial(v, xt);
     }
@@ -116,6 +124,23 @@ pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
 #[inline(always)]
 pub(crate) fn bitcast<A: wide::bytemuck::Pod, B: wide::bytemuck::Pod>(a: A) -> B {
     wide::bytemuck::cast(a)
+}
+
+/// Whether the lanes are emulated one by one (no SIMD unit, as on a
+/// Cortex-M): there a padded partial vector costs as much as a full one, so
+/// a short tail is cheaper one element at a time with [`splat_lane0`].
+pub(crate) const EMULATED: bool = !cfg!(any(
+    target_feature = "sse2",
+    target_feature = "neon",
+    target_feature = "simd128"
+));
+
+/// Lane 0 of a vector: with [`EMULATED`] lanes, `f(F32s::splat(x))` read
+/// through this computes only that lane (the others are dead code), with
+/// exactly the arithmetic every lane of the vector path gets.
+#[inline(always)]
+pub(crate) fn lane0(v: F32s) -> f32 {
+    v.to_array()[0]
 }
 
 #[cfg(test)]

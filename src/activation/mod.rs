@@ -43,7 +43,7 @@ pub(crate) mod vmath;
 pub use softmax::{log_softmax, softmax};
 
 use crate::error::{Error, Result, check_len};
-use crate::simd::{F32s, LANES, load_partial, map, map_in_place, store_partial};
+use crate::simd::{EMULATED, F32s, LANES, lane0, load_partial, map, map_in_place, store_partial};
 
 /// An element-wise activation function, with its hyperparameter if any.
 ///
@@ -274,7 +274,7 @@ enum Out<'a, 'b> {
 fn zip3(x: &[f32], y: &[f32], out: &mut Out<'_, '_>, f: impl Fn(F32s, F32s, F32s) -> F32s) {
     let (xb, xt) = x.as_chunks::<LANES>();
     let (yb, yt) = y.as_chunks::<LANES>();
-    let v = F32s::new;
+    let (v, s) = (F32s::new, F32s::splat);
     match out {
         Out::Separate(g, gi) => {
             let (gb, gt) = g.as_chunks::<LANES>();
@@ -282,7 +282,11 @@ fn zip3(x: &[f32], y: &[f32], out: &mut Out<'_, '_>, f: impl Fn(F32s, F32s, F32s
             for (((xc, yc), gc), oc) in xb.iter().zip(yb).zip(gb).zip(ob) {
                 *oc = f(v(*xc), v(*yc), v(*gc)).to_array();
             }
-            if !xt.is_empty() {
+            if EMULATED {
+                for (((x, y), g), o) in xt.iter().zip(yt).zip(gt).zip(ot) {
+                    *o = lane0(f(s(*x), s(*y), s(*g)));
+                }
+            } else if !xt.is_empty() {
                 let r = f(
                     load_partial(xt, 0.0),
                     load_partial(yt, 0.0),
@@ -296,7 +300,11 @@ fn zip3(x: &[f32], y: &[f32], out: &mut Out<'_, '_>, f: impl Fn(F32s, F32s, F32s
             for ((xc, yc), gc) in xb.iter().zip(yb).zip(gb) {
                 *gc = f(v(*xc), v(*yc), v(*gc)).to_array();
             }
-            if !xt.is_empty() {
+            if EMULATED {
+                for ((x, y), g) in xt.iter().zip(yt).zip(gt) {
+                    *g = lane0(f(s(*x), s(*y), s(*g)));
+                }
+            } else if !xt.is_empty() {
                 let r = f(
                     load_partial(xt, 0.0),
                     load_partial(yt, 0.0),

@@ -182,6 +182,8 @@ fn run(
 /// would take.
 #[derive(Clone, Copy)]
 enum Path {
+    /// One dot product per element, for tiny products ([`small::gemm_tiny`]).
+    Tiny,
     /// Straight from the views, nothing packed ([`direct`]).
     Direct(direct::Direct),
     /// Slices packed on the stack ([`small`]).
@@ -193,7 +195,9 @@ enum Path {
 impl Path {
     /// The path for `a * b` with C row-major.
     fn choose(a: &MatRef, b: &MatRef) -> Self {
-        if let Some(d) = direct::Direct::choose(a, b) {
+        if small::is_tiny(a.rows, b.cols, a.cols) {
+            Self::Tiny
+        } else if let Some(d) = direct::Direct::choose(a, b) {
             Self::Direct(d)
         } else if small::is_small(a.rows, b.cols, a.cols) {
             Self::Small
@@ -231,6 +235,7 @@ fn compute(
         }
     } else {
         match path {
+            Path::Tiny => small::gemm_tiny(alpha, a, b, beta, &mut c, epi),
             Path::Direct(d) => d.gemm(alpha, a, b, beta, &mut c, epi),
             Path::Small => small::gemm_small(alpha, a, b, beta, &mut c, epi),
             Path::Packed => gemm_packed(alpha, a, b, beta, &mut c, workspace, epi),
@@ -249,7 +254,7 @@ mod tests {
     use std::vec;
 
     #[test]
-    fn both_paths_match_the_reference_at_every_tile_edge() {
+    fn every_path_matches_the_reference_at_every_tile_edge() {
         let mut seed = 1u32;
         let mut next = move || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -282,20 +287,21 @@ mod tests {
                         let (al, bl) = blocking::packed_lens(m, n, k);
                         let mut ws = vec![f32::NAN; al + bl];
                         let direct = direct::Direct::choose(&av, &bv);
-                        for path in [0, 1, 2] {
+                        for path in ["tiny", "direct", "small", "packed"] {
                             let mut got = vec![f32::NAN; m * n];
                             let mut c = MatMut::new(&mut got, m, n).unwrap();
                             match (path, direct) {
-                                (0, Some(d)) => d.gemm(1.0, av, bv, 0.0, &mut c, &Plain),
-                                (0, None) => continue,
-                                (1, _) => small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain),
+                                ("tiny", _) => small::gemm_tiny(1.0, av, bv, 0.0, &mut c, &Plain),
+                                ("direct", Some(d)) => d.gemm(1.0, av, bv, 0.0, &mut c, &Plain),
+                                ("direct", None) => continue,
+                                ("small", _) => small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain),
                                 _ => driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain),
                             }
                             for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
                                 let tol = 1e-6 * (k as f32 + 2.0) * 2.0;
                                 assert!(
                                     (g - w).abs() <= tol,
-                                    "{m}x{n}x{k} ta={ta} tb={tb} path={path} [{idx}]: {g} vs {w}"
+                                    "{m}x{n}x{k} ta={ta} tb={tb} {path} [{idx}]: {g} vs {w}"
                                 );
                             }
                         }

@@ -16,11 +16,17 @@
 //!
 //! The stack buffers take `KS * (MR + NR)` floats (11 KiB with AVX2, 2 KiB
 //! on Cortex-M).
+//!
+//! Tiny products (at most [`TINY_MAX`] multiply-adds, such as the layers of
+//! a 2-4-1 network) skip even that: each element of C is one dot product
+//! read straight from the views, so the cost is about `m * n * k`
+//! multiply-adds plus a constant, with no buffer to set up.
 
 use super::driver::{Epilogue, finish_tile, store_tile};
 use super::kernel::{MR, NR, kernel, kernel_strided};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
+use crate::simd::F32s;
 
 /// Products with at most this many multiply-adds (`m * n * k`) take the
 /// path without workspace.
@@ -42,9 +48,85 @@ const KS: usize = 128;
 )))]
 const KS: usize = 64;
 
+/// Products with at most this many multiply-adds take [`gemm_tiny`]: below
+/// this size the tiled path's stack buffers cost more to set up than the
+/// arithmetic they serve.
+const TINY_MAX: usize = 256;
+
 /// Whether `gemm` computes an `m x k` by `k x n` product without workspace.
 pub(crate) fn is_small(m: usize, n: usize, k: usize) -> bool {
     m.saturating_mul(n).saturating_mul(k) <= SMALL_MAX
+}
+
+/// Whether an `m x k` by `k x n` product takes [`gemm_tiny`].
+pub(crate) fn is_tiny(m: usize, n: usize, k: usize) -> bool {
+    m.saturating_mul(n).saturating_mul(k) <= TINY_MAX
+}
+
+/// `a * b + c` with the rounding of the micro-kernel's `F32s::mul_add`
+/// (fused where the target has FMA, two roundings elsewhere), on one value.
+#[inline(always)]
+fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+    F32s::splat(a)
+        .mul_add(F32s::splat(b), F32s::splat(c))
+        .to_array()[0]
+}
+
+/// `C = alpha * A * B + beta * C` one dot product per element, read straight
+/// from the views, for non-empty shapes with C row-major. Each dot product
+/// accumulates its `k` terms in order from 0, as the micro-kernel does, and
+/// each finished row of C goes through the epilogue.
+pub(crate) fn gemm_tiny(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: &mut MatMut,
+    epi: &impl Epilogue,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if k == 1 && b.cs == 1 {
+        // An outer product with a contiguous row of B (the backward products
+        // of a batch of one): one multiply per element of C.
+        let b_row = &b.data[..n];
+        for i in 0..m {
+            let ai = a.data[i * a.rs];
+            let row = c.row_segment(i, 0, n);
+            for (out, &bj) in row.iter_mut().zip(b_row) {
+                let x = alpha * mul_add(ai, bj, 0.0);
+                *out = if beta == 0.0 { x } else { beta * *out + x };
+            }
+            epi.apply(row, 0);
+        }
+        return;
+    }
+    // Rows of A and columns of B contiguous (always so for k = 1): plain
+    // slices, no index checks.
+    let contiguous = k == 1 || (a.cs == 1 && b.rs == 1);
+    for i in 0..m {
+        let row = c.row_segment(i, 0, n);
+        for (j, out) in row.iter_mut().enumerate() {
+            let acc = if contiguous {
+                let a_row = &a.data[i * a.rs..][..k];
+                let b_col = &b.data[j * b.cs..][..k];
+                a_row
+                    .iter()
+                    .zip(b_col)
+                    .fold(0.0, |acc, (&x, &y)| mul_add(x, y, acc))
+            } else {
+                (0..k).fold(0.0, |acc, p| {
+                    mul_add(
+                        a.data[i * a.rs + p * a.cs],
+                        b.data[p * b.rs + j * b.cs],
+                        acc,
+                    )
+                })
+            };
+            let x = alpha * acc;
+            *out = if beta == 0.0 { x } else { beta * *out + x };
+        }
+        epi.apply(row, 0);
+    }
 }
 
 /// `C = alpha * A * B + beta * C` without workspace, for non-empty shapes

@@ -312,9 +312,14 @@ impl<'a> Mlp<'a> {
         (0..self.layers.len())
             .map(|l| {
                 let (out, inp) = (self.layers[l].units, self.fan_in(l));
-                gemm_workspace_len(batch, out, inp)
-                    .max(gemm_workspace_len(out, inp, batch))
-                    .max(gemm_workspace_len(batch, inp, out))
+                // The three products have the same size: either all take the
+                // path without workspace (0) or none does.
+                match gemm_workspace_len(batch, out, inp) {
+                    0 => 0,
+                    forward => forward
+                        .max(gemm_workspace_len(out, inp, batch))
+                        .max(gemm_workspace_len(batch, inp, out)),
+                }
             })
             .max()
             .unwrap_or(0)

@@ -21,11 +21,12 @@ impl Mlp<'_> {
         check_capacity("workspace", workspace.len(), self.workspace_len(batch))
     }
 
-    /// `y = act(x * W^T + b)` for layer `l`: one fused gemm.
+    /// `y = act(x * W^T + b)` for layer `l`, whose weights `w` and biases
+    /// `b` come from [`Mlp::walk`]: one fused gemm.
     #[allow(clippy::too_many_arguments)]
     fn dense(
         &self,
-        params: &[f32],
+        (w, b): (&[f32], &[f32]),
         l: usize,
         x: &[f32],
         batch: usize,
@@ -34,7 +35,6 @@ impl Mlp<'_> {
         workspace: &mut [f32],
     ) -> Result<()> {
         let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
-        let (w, b) = self.layer(params, l)?;
         gemm_bias_activation(
             MatRef::new(x, batch, fan_in)?,
             MatRef::new(w, units, fan_in)?.t(),
@@ -44,6 +44,35 @@ impl Mlp<'_> {
             workspace,
         )?;
         Ok(())
+    }
+
+    /// The offsets of each layer's weights and of its biases in the
+    /// parameters (or gradients), first layer first, computed in one sweep
+    /// instead of once per layer.
+    fn walk(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let mut w = 0;
+        let mut b = self.weight_len();
+        self.layers.iter().enumerate().map(move |(l, spec)| {
+            let at = (w, b);
+            w += spec.units * self.fan_in(l);
+            b += spec.units;
+            at
+        })
+    }
+
+    /// Layer `l`'s weights and biases in `params` (checked to be
+    /// [`Mlp::param_len`] long), at offsets `(w, b)` from [`Mlp::walk`].
+    fn slices<'p>(
+        &self,
+        params: &'p [f32],
+        l: usize,
+        (w, b): (usize, usize),
+    ) -> (&'p [f32], &'p [f32]) {
+        let units = self.layers[l].units;
+        (
+            &params[w..][..units * self.fan_in(l)],
+            &params[b..][..units],
+        )
     }
 
     /// Offset of layer `l`'s pre-activations in the activations buffer.
@@ -85,7 +114,7 @@ impl Mlp<'_> {
         check_len("masks", masks.len(), self.mask_len(batch))?;
         let mut start = 0;
         let mut masks = masks;
-        for (l, spec) in self.layers.iter().enumerate() {
+        for ((l, spec), at) in self.layers.iter().enumerate().zip(self.walk()) {
             let (fan_in, n) = (self.fan_in(l), batch * spec.units);
             let (done, rest) = acts.split_at_mut(start);
             // The previous layer's output is the last thing before this one.
@@ -96,7 +125,8 @@ impl Mlp<'_> {
             };
             let (z, rest) = rest.split_at_mut(n);
             let (y, rest) = rest.split_at_mut(n);
-            self.dense(params, l, x, batch, Activation::Identity, z, workspace)?;
+            let wb = self.slices(params, l, at);
+            self.dense(wb, l, x, batch, Activation::Identity, z, workspace)?;
             spec.activation.forward(z, y)?;
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
@@ -164,9 +194,16 @@ impl Mlp<'_> {
         let (fwd, buffers) = acts.split_at_mut(acts.len() - 2 * width);
         let (mut g, mut gx) = buffers.split_at_mut(width);
         g[..grad_output.len()].copy_from_slice(grad_output);
+        let mut start = self.act_offset(self.layers.len(), batch);
+        let weights = self.weight_len();
+        let (grad_w, grad_b) = grads.split_at_mut(weights);
+        // Offsets of the layer's weights and biases, walked from the end.
+        let (mut w0, mut b0) = (weights, self.param_len());
         for (l, spec) in self.layers.iter().enumerate().rev() {
             let (fan_in, n) = (self.fan_in(l), batch * spec.units);
-            let start = self.act_offset(l, batch);
+            start -= self.slots(l) * n;
+            w0 -= spec.units * fan_in;
+            b0 -= spec.units;
             let (z, y) = fwd[start..start + 2 * n].split_at(n);
             let dz = &mut g[..n];
             if spec.dropout > 0.0 {
@@ -179,8 +216,9 @@ impl Mlp<'_> {
             } else {
                 &fwd[start - batch * fan_in..start]
             };
-            let (w, _) = self.layer(params, l)?;
-            let (dw, db) = self.layer_mut(grads, l)?;
+            let (w, _) = self.slices(params, l, (w0, b0));
+            let dw = &mut grad_w[w0..][..w.len()];
+            let db = &mut grad_b[b0 - weights..][..spec.units];
             let dz_mat = MatRef::new(dz, batch, spec.units)?;
             gemm(
                 1.0,
@@ -234,7 +272,7 @@ impl Mlp<'_> {
         check_len("ping", ping.len(), self.infer_len(batch))?;
         check_len("pong", pong.len(), self.infer_len(batch))?;
         let (mut cur, mut next) = (ping, pong);
-        for (l, spec) in self.layers.iter().enumerate() {
+        for ((l, spec), at) in self.layers.iter().enumerate().zip(self.walk()) {
             let fan_in = self.fan_in(l);
             let x = if l == 0 {
                 input
@@ -242,7 +280,8 @@ impl Mlp<'_> {
                 &cur[..batch * fan_in]
             };
             let y = &mut next[..batch * spec.units];
-            self.dense(params, l, x, batch, spec.activation, y, workspace)?;
+            let wb = self.slices(params, l, at);
+            self.dense(wb, l, x, batch, spec.activation, y, workspace)?;
             core::mem::swap(&mut cur, &mut next);
         }
         let cur: &'b [f32] = cur;

@@ -2,7 +2,7 @@
 //! Adadelta and RMSprop, as `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, unit_closed,
+    Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt, unit_closed,
 };
 use crate::error::Result;
 use crate::simd::F32s;
@@ -84,7 +84,7 @@ impl Optimizer for Adagrad {
         let update = move |p: &mut F32s, g: F32s, s: &mut F32s, prev: F32s| {
             let g = l2(sign, wd, *p, g);
             *s = fma(g, g, prev);
-            *p += neg_clr * g / (s.sqrt() + eps);
+            *p += neg_clr * g / (sqrt(*s) + eps);
         };
         if t == 1 {
             let init = splat(self.initial_accumulator_value);
@@ -155,7 +155,7 @@ impl Optimizer for Adadelta {
         fused::<2>(params, grads, state, |p, g, [v, u]| {
             let g = l2(sign, wd, *p, g);
             *v = fma(one_minus_rho * g, g, *v * rho);
-            let d = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+            let d = sqrt(*u + eps) / sqrt(*v + eps) * g;
             *u = fma(one_minus_rho * d, d, *u * rho);
             *p = fma(d, neg_lr, *p);
         });
@@ -242,7 +242,7 @@ impl Optimizer for RmsProp {
         };
         let centered = move |g: F32s, v: F32s, gbar: &mut F32s| {
             *gbar = lerp.apply(*gbar, g);
-            fma(-*gbar, *gbar, v).sqrt() + eps
+            sqrt(fma(-*gbar, *gbar, v)) + eps
         };
         let plain = move |p: &mut F32s, g: F32s, a: F32s| *p += neg_lr * g / a;
         let with_momentum = move |p: &mut F32s, g: F32s, a: F32s, b: &mut F32s| {
@@ -252,11 +252,11 @@ impl Optimizer for RmsProp {
         match (self.centered, self.momentum > 0.0) {
             (false, false) => fused::<1>(params, grads, state, |p, g, [v]| {
                 let g = square(*p, g, v);
-                plain(p, g, v.sqrt() + eps);
+                plain(p, g, sqrt(*v) + eps);
             }),
             (false, true) => fused::<2>(params, grads, state, |p, g, [v, b]| {
                 let g = square(*p, g, v);
-                with_momentum(p, g, v.sqrt() + eps, b);
+                with_momentum(p, g, sqrt(*v) + eps, b);
             }),
             (true, false) => fused::<2>(params, grads, state, |p, g, [v, gbar]| {
                 let g = square(*p, g, v);

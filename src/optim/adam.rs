@@ -2,7 +2,8 @@
 //! `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, fma, fused, max_nan, non_negative, planes_len, splat, unit_open,
+    Lerp, Optimizer, check_step, fma, fused, is_zero, max_nan, non_negative, planes_len, splat,
+    sqrt, unit_open,
 };
 use crate::error::Result;
 use crate::simd::F32s;
@@ -33,7 +34,7 @@ struct Decay {
 
 impl Decay {
     fn new(maximize: bool, lr: f64, weight_decay: f64, decoupled: bool) -> Self {
-        let on = weight_decay != 0.0;
+        let on = !is_zero(weight_decay);
         Self {
             sign: F32s::splat(if maximize { -1.0 } else { 1.0 }),
             l2: (on && !decoupled).then(|| splat(weight_decay)),
@@ -137,7 +138,7 @@ impl Optimizer for Adam {
             *v = fma(one_minus_beta2 * g, g, *v * beta2);
         };
         let update = move |p: &mut F32s, m: F32s, v: F32s| {
-            let root = v.sqrt();
+            let root = sqrt(v);
             let denom = if divide { root / bc2_sqrt } else { root } + eps;
             *p += neg_step * m / denom;
         };
@@ -359,7 +360,7 @@ impl Optimizer for NAdam {
             let g = decay.apply(p, g);
             *m = lerp.apply(*m, g);
             *v = fma(one_minus_beta2 * g, g, *v * beta2);
-            let denom = (*v / bc2).sqrt() + eps;
+            let denom = sqrt(*v / bc2) + eps;
             *p += c_grad * g / denom;
             *p += c_avg * *m / denom;
         });
@@ -451,7 +452,7 @@ impl Optimizer for RAdam {
             let bc2_sqrt = splat(libm::sqrt(bc2));
             fused::<2>(params, grads, state, |p, g, [m, v]| {
                 let step = moments(p, g, m, v);
-                let adaptive = one / (v.sqrt() + eps) * bc2_sqrt;
+                let adaptive = one / (sqrt(*v) + eps) * bc2_sqrt;
                 *p -= step * adaptive * rect;
             });
         } else {

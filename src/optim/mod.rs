@@ -64,8 +64,9 @@ pub use adam::{Adam, AdamW, Adamax, NAdam, RAdam};
 pub use lion::Lion;
 pub use sgd::Sgd;
 
+use crate::arch;
 use crate::error::{Error, Result, check_len};
-use crate::simd::{F32s, LANES, load_partial, store_partial};
+use crate::simd::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
 
 /// An optimizer that updates one tensor in place.
 ///
@@ -87,9 +88,48 @@ pub trait Optimizer {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()>;
 }
 
+// The hyperparameter tests below work on the two 32-bit halves of the f64's
+// bits: on targets without a double-precision FPU (the Cortex-M4F) every f64
+// comparison is a library call, and the checks run on every step (on whole
+// 64-bit patterns LLVM would recognise the comparison and call it anyway).
+// Non-negative finite f64 (and +0) are exactly the bit patterns below that
+// of infinity; -0 counts as 0, as in the comparisons they replace.
+
+const HIGH_INFINITY: u32 = 0x7FF0_0000;
+const HIGH_ONE: u32 = 0x3FF0_0000;
+const HIGH_SIGN: u32 = 0x8000_0000;
+
+/// The high and low 32 bits of `x`.
+#[inline(always)]
+fn halves(x: f64) -> (u32, u32) {
+    let bits = x.to_bits();
+    ((bits >> 32) as u32, bits as u32)
+}
+
+/// `x == 0.0` (either sign).
+#[inline]
+pub(crate) fn is_zero(x: f64) -> bool {
+    let (hi, lo) = halves(x);
+    (hi << 1) | lo == 0
+}
+
+/// `x.is_finite()`.
+#[inline]
+pub(crate) fn is_finite(x: f64) -> bool {
+    halves(x).0 & !HIGH_SIGN < HIGH_INFINITY
+}
+
+/// `0 <= x < limit`, where `limit` is the high half of a positive f64 whose
+/// low half is 0 (or `0 <= x <= limit` when `closed`).
+#[inline]
+fn in_range(x: f64, limit: u32, closed: bool) -> bool {
+    let (hi, lo) = halves(x);
+    hi < limit || (closed && hi == limit && lo == 0) || (hi == HIGH_SIGN && lo == 0)
+}
+
 /// `Err(InvalidParameter)` unless `value` is finite and `>= 0`.
 pub(crate) fn non_negative(arg: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
+    if in_range(value, HIGH_INFINITY, false) {
         Ok(())
     } else {
         Err(Error::InvalidParameter {
@@ -102,7 +142,7 @@ pub(crate) fn non_negative(arg: &'static str, value: f64) -> Result<()> {
 
 /// `Err(InvalidParameter)` unless `0 <= value < 1`.
 pub(crate) fn unit_open(arg: &'static str, value: f64) -> Result<()> {
-    if (0.0..1.0).contains(&value) {
+    if in_range(value, HIGH_ONE, false) {
         Ok(())
     } else {
         Err(Error::InvalidParameter {
@@ -115,7 +155,7 @@ pub(crate) fn unit_open(arg: &'static str, value: f64) -> Result<()> {
 
 /// `Err(InvalidParameter)` unless `0 <= value <= 1`.
 pub(crate) fn unit_closed(arg: &'static str, value: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&value) {
+    if in_range(value, HIGH_ONE, true) {
         Ok(())
     } else {
         Err(Error::InvalidParameter {
@@ -164,7 +204,8 @@ pub(crate) fn splat(x: f64) -> F32s {
 }
 
 /// `a * b + c` with one rounding on every target: the FMA instruction where
-/// the target has one, else a correctly rounded software FMA per lane.
+/// the target has one (a vector FMA, or the Cortex-M FPU's `vfma.f32` per
+/// lane), else a correctly rounded software FMA per lane.
 #[inline(always)]
 pub(crate) fn fma(a: F32s, b: F32s, c: F32s) -> F32s {
     if cfg!(any(
@@ -174,7 +215,18 @@ pub(crate) fn fma(a: F32s, b: F32s, c: F32s) -> F32s {
         a.mul_add(b, c)
     } else {
         let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
-        F32s::new(core::array::from_fn(|i| libm::fmaf(a[i], b[i], c[i])))
+        F32s::new(core::array::from_fn(|i| arch::fmaf(a[i], b[i], c[i])))
+    }
+}
+
+/// The square root of each lane, correctly rounded: `F32s::sqrt`, or the
+/// Cortex-M FPU's `vsqrt.f32` where `wide` would call a software routine.
+#[inline(always)]
+pub(crate) fn sqrt(x: F32s) -> F32s {
+    if arch::HARDWARE {
+        F32s::new(x.to_array().map(arch::sqrtf))
+    } else {
+        x.sqrt()
     }
 }
 
@@ -254,7 +306,17 @@ pub(crate) fn fused<const S: usize>(
             plane.0[i] = v.to_array();
         }
     }
-    if !pt.is_empty() {
+    if EMULATED {
+        for (i, (p, g)) in pt.iter_mut().zip(gt).enumerate() {
+            let mut pv = F32s::splat(*p);
+            let mut s: [F32s; S] = core::array::from_fn(|k| F32s::splat(planes[k].1[i]));
+            kernel(&mut pv, F32s::splat(*g), &mut s);
+            *p = lane0(pv);
+            for (plane, v) in planes.iter_mut().zip(s) {
+                plane.1[i] = lane0(v);
+            }
+        }
+    } else if !pt.is_empty() {
         let mut p = load_partial(pt, 0.0);
         let mut s: [F32s; S] = core::array::from_fn(|k| load_partial(planes[k].1, 0.0));
         kernel(&mut p, load_partial(gt, 0.0), &mut s);

@@ -1,6 +1,8 @@
 //! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
 
-use super::{Optimizer, check_step, fma, fused, non_negative, planes_len, splat};
+use super::{
+    Optimizer, check_step, fma, fused, is_finite, is_zero, non_negative, planes_len, splat,
+};
 use crate::error::{Error, Result};
 use crate::simd::F32s;
 
@@ -52,14 +54,14 @@ impl Sgd {
         non_negative("lr", self.lr)?;
         non_negative("momentum", self.momentum)?;
         non_negative("weight_decay", self.weight_decay)?;
-        if !self.dampening.is_finite() {
+        if !is_finite(self.dampening) {
             return Err(Error::InvalidParameter {
                 arg: "dampening",
                 value: self.dampening,
                 expected: "finite",
             });
         }
-        if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
+        if self.nesterov && (is_zero(self.momentum) || !is_zero(self.dampening)) {
             return Err(Error::InvalidParameter {
                 arg: "nesterov",
                 value: 1.0,
@@ -70,7 +72,7 @@ impl Sgd {
     }
 
     fn planes(&self) -> usize {
-        usize::from(self.momentum != 0.0)
+        usize::from(!is_zero(self.momentum))
     }
 }
 
@@ -83,14 +85,18 @@ impl Optimizer for Sgd {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
         let sign = F32s::splat(if self.maximize { -1.0 } else { 1.0 });
-        let wd = splat(self.weight_decay);
-        let l2 = self.weight_decay != 0.0;
+        let l2 = !is_zero(self.weight_decay);
+        let wd = if l2 {
+            splat(self.weight_decay)
+        } else {
+            F32s::ZERO
+        };
         let neg_lr = splat(-self.lr);
         let prepare = |p: F32s, g: F32s| {
             let g = g * sign;
             if l2 { fma(p, wd, g) } else { g }
         };
-        if self.momentum == 0.0 {
+        if is_zero(self.momentum) {
             fused::<0>(params, grads, state, |p, g, _| {
                 let g = prepare(*p, g);
                 *p = fma(g, neg_lr, *p);
