@@ -128,7 +128,7 @@ pub(crate) fn bitcast<A: wide::bytemuck::Pod, B: wide::bytemuck::Pod>(a: A) -> B
 
 /// Whether the lanes are emulated one by one (no SIMD unit, as on a
 /// Cortex-M): there a padded partial vector costs as much as a full one, so
-/// a short tail is cheaper one element at a time with [`splat_lane0`].
+/// a short tail is cheaper one element at a time with [`lane0`].
 pub(crate) const EMULATED: bool = !cfg!(any(
     target_feature = "sse2",
     target_feature = "neon",
