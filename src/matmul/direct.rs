@@ -92,9 +92,9 @@ impl Direct {
 
 /// The `alpha` and `beta` of a product.
 #[derive(Clone, Copy)]
-struct Scale {
-    alpha: f32,
-    beta: f32,
+pub(crate) struct Scale {
+    pub(crate) alpha: f32,
+    pub(crate) beta: f32,
 }
 
 impl Scale {
@@ -117,7 +117,7 @@ impl Scale {
     /// `alpha * acc + beta * c` for one element, reading `c` only when
     /// `beta != 0`.
     #[inline(always)]
-    fn scalar(self, acc: f32, c: &mut f32) {
+    pub(crate) fn scalar(self, acc: f32, c: &mut f32) {
         let x = self.alpha * acc;
         *c = if self.beta == 0.0 {
             x

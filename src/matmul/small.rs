@@ -22,6 +22,7 @@
 //! read straight from the views, so the cost is about `m * n * k`
 //! multiply-adds plus a constant, with no buffer to set up.
 
+use super::direct::Scale;
 use super::driver::{Epilogue, finish_tile, store_tile};
 use super::kernel::{MR, NR, kernel, kernel_strided};
 use super::pack::{pack_a, pack_b};
@@ -85,6 +86,7 @@ pub(crate) fn gemm_tiny(
     epi: &impl Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    let s = Scale { alpha, beta };
     if k == 1 && b.cs == 1 {
         // An outer product with a contiguous row of B (the backward products
         // of a batch of one): one multiply per element of C.
@@ -93,8 +95,7 @@ pub(crate) fn gemm_tiny(
             let ai = a.data[i * a.rs];
             let row = c.row_segment(i, 0, n);
             for (out, &bj) in row.iter_mut().zip(b_row) {
-                let x = alpha * mul_add(ai, bj, 0.0);
-                *out = if beta == 0.0 { x } else { beta * *out + x };
+                s.scalar(mul_add(ai, bj, 0.0), out);
             }
             epi.apply(row, 0);
         }
@@ -122,8 +123,7 @@ pub(crate) fn gemm_tiny(
                     )
                 })
             };
-            let x = alpha * acc;
-            *out = if beta == 0.0 { x } else { beta * *out + x };
+            s.scalar(acc, out);
         }
         epi.apply(row, 0);
     }
