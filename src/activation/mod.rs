@@ -187,6 +187,47 @@ impl Activation {
         Ok(())
     }
 
+    /// `f(x)` for one value, with exactly the arithmetic of
+    /// [`forward`](Self::forward) (for layers too small for a slice call to
+    /// pay). The hyperparameter must have been validated.
+    #[inline]
+    pub(crate) fn forward_one(&self, x: f32) -> f32 {
+        let x = F32s::splat(x);
+        lane0(match *self {
+            Activation::Identity => x,
+            Activation::Sigmoid => logistic::sigmoid(x),
+            Activation::Tanh => tanh::tanh(x),
+            Activation::Relu => rectifier::relu(x),
+            Activation::LeakyRelu(s) => rectifier::leaky_relu(x, F32s::splat(s)),
+            Activation::Elu(a) => rectifier::elu(x, F32s::splat(a)),
+            Activation::Gelu => gelu::gelu(x),
+            Activation::GeluTanh => gelu::gelu_tanh(x),
+            Activation::Silu => logistic::silu(x),
+            Activation::Softplus => logistic::softplus(x),
+        })
+    }
+
+    /// `g * f'(x)` for one value, given the forward pass's input `x` and
+    /// output `y`, with exactly the arithmetic of
+    /// [`backward`](Self::backward). The hyperparameter must have been
+    /// validated.
+    #[inline]
+    pub(crate) fn backward_one(&self, x: f32, y: f32, g: f32) -> f32 {
+        let (x, y, g) = (F32s::splat(x), F32s::splat(y), F32s::splat(g));
+        lane0(match *self {
+            Activation::Identity => g,
+            Activation::Sigmoid => logistic::sigmoid_grad(y, g),
+            Activation::Tanh => tanh::tanh_grad(y, g),
+            Activation::Relu => rectifier::relu_grad(x, g),
+            Activation::LeakyRelu(s) => rectifier::leaky_relu_grad(x, F32s::splat(s), g),
+            Activation::Elu(a) => rectifier::elu_grad(x, y, F32s::splat(a), g),
+            Activation::Gelu => gelu::gelu_grad(x, g),
+            Activation::GeluTanh => gelu::gelu_tanh_grad(x, g),
+            Activation::Silu => logistic::silu_grad(x, g),
+            Activation::Softplus => logistic::softplus_grad(x, g),
+        })
+    }
+
     /// `grad_in[i] = grad_out[i] * f'(x[i])`, given the forward pass's input
     /// `x` and output `y`. Each variant reads only what its documentation
     /// says (the other slice's contents do not matter, but its length must

@@ -67,10 +67,18 @@ pub(crate) fn is_tiny(m: usize, n: usize, k: usize) -> bool {
 /// `a * b + c` with the rounding of the micro-kernel's `F32s::mul_add`
 /// (fused where the target has FMA, two roundings elsewhere), on one value.
 #[inline(always)]
-fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn mul_add(a: f32, b: f32, c: f32) -> f32 {
     F32s::splat(a)
         .mul_add(F32s::splat(b), F32s::splat(c))
         .to_array()[0]
+}
+
+/// The dot product of the pairs, accumulated in order from 0 with the
+/// micro-kernel's rounding: every element of a tiny product, and of the
+/// per-element layers of [`nn`](crate::nn), which must give the same bits.
+#[inline(always)]
+pub(crate) fn dot(pairs: impl Iterator<Item = (f32, f32)>) -> f32 {
+    pairs.fold(0.0, |acc, (x, y)| mul_add(x, y, acc))
 }
 
 /// `C = alpha * A * B + beta * C` one dot product per element, read straight
@@ -110,18 +118,9 @@ pub(crate) fn gemm_tiny(
             let acc = if contiguous {
                 let a_row = &a.data[i * a.rs..][..k];
                 let b_col = &b.data[j * b.cs..][..k];
-                a_row
-                    .iter()
-                    .zip(b_col)
-                    .fold(0.0, |acc, (&x, &y)| mul_add(x, y, acc))
+                dot(a_row.iter().copied().zip(b_col.iter().copied()))
             } else {
-                (0..k).fold(0.0, |acc, p| {
-                    mul_add(
-                        a.data[i * a.rs + p * a.cs],
-                        b.data[p * b.rs + j * b.cs],
-                        acc,
-                    )
-                })
+                dot((0..k).map(|p| (a.data[i * a.rs + p * a.cs], b.data[p * b.rs + j * b.cs])))
             };
             s.scalar(acc, out);
         }

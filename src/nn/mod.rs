@@ -83,7 +83,7 @@
 mod pass;
 
 use crate::error::{Error, Result, check_len};
-use crate::matmul::gemm_workspace_len;
+use crate::matmul::{gemm_workspace_len, is_small};
 use crate::optim::Optimizer;
 use crate::{Activation, init};
 
@@ -144,11 +144,63 @@ pub enum Init {
 pub struct Mlp<'a> {
     input: usize,
     layers: &'a [LayerSpec],
+    /// Sizes that every call checks against, computed once by [`Mlp::new`].
+    sizes: Sizes,
+}
+
+/// The sizes of an [`Mlp`] that do not depend on the batch, each saturating
+/// at `usize::MAX`.
+#[derive(Clone, Copy, Debug)]
+struct Sizes {
+    /// Weights of all layers.
+    weights: usize,
+    /// Weights and biases of all layers.
+    params: usize,
+    /// Units of the widest layer.
+    widest: usize,
+    /// Multiply-adds of the largest layer for one row of the batch.
+    largest: usize,
+    /// Activations (see [`Mlp::activations_len`]) per row of the batch.
+    acts: usize,
 }
 
 /// `a * b + c`, saturating at `usize::MAX`.
 const fn mul_add(a: usize, b: usize, c: usize) -> usize {
     a.saturating_mul(b).saturating_add(c)
+}
+
+impl Sizes {
+    /// The sizes of a network with `input` features and `layers`.
+    const fn of(input: usize, layers: &[LayerSpec]) -> Self {
+        let (mut weights, mut biases, mut widest, mut largest, mut acts) =
+            (0usize, 0usize, 0, 0, 0);
+        let mut fan_in = input;
+        let mut l = 0;
+        while l < layers.len() {
+            let (units, slots) = (layers[l].units, slots(&layers[l]));
+            let size = units.saturating_mul(fan_in);
+            weights = weights.saturating_add(size);
+            biases = biases.saturating_add(units);
+            widest = if units > widest { units } else { widest };
+            largest = if size > largest { size } else { largest };
+            acts = mul_add(slots, units, acts);
+            fan_in = units;
+            l += 1;
+        }
+        Self {
+            weights,
+            params: weights.saturating_add(biases),
+            widest,
+            largest,
+            acts: mul_add(2, widest, acts),
+        }
+    }
+}
+
+/// Buffers per element of a layer's output: pre-activation and activation,
+/// plus the dropout output if it has dropout.
+const fn slots(layer: &LayerSpec) -> usize {
+    if layer.dropout > 0.0 { 3 } else { 2 }
 }
 
 impl<'a> Mlp<'a> {
@@ -191,11 +243,15 @@ impl<'a> Mlp<'a> {
             }
             i += 1;
         }
-        let net = Self { input, layers };
-        if net.param_len() == usize::MAX {
+        let sizes = Sizes::of(input, layers);
+        if sizes.params == usize::MAX {
             return Err(Error::SizeOverflow { arg: "layers" });
         }
-        Ok(net)
+        Ok(Self {
+            input,
+            layers,
+            sizes,
+        })
     }
 
     /// Number of input features.
@@ -222,46 +278,16 @@ impl<'a> Mlp<'a> {
         }
     }
 
-    /// The widest layer.
-    const fn max_units(&self) -> usize {
-        let mut max = 0;
-        let mut i = 0;
-        while i < self.layers.len() {
-            if self.layers[i].units > max {
-                max = self.layers[i].units;
-            }
-            i += 1;
-        }
-        max
-    }
-
     /// Number of `f32` in the parameters (and in the gradients): for each
     /// layer, `units * inputs` weights and `units` biases.
     pub const fn param_len(&self) -> usize {
-        self.weight_len().saturating_add(self.bias_len())
+        self.sizes.params
     }
 
     /// Number of weights of all layers: the parameters start with them, and
     /// the biases of all layers follow.
     pub const fn weight_len(&self) -> usize {
-        let mut n = 0;
-        let mut l = 0;
-        while l < self.layers.len() {
-            n = mul_add(self.layers[l].units, self.fan_in(l), n);
-            l += 1;
-        }
-        n
-    }
-
-    /// Number of biases of all layers.
-    const fn bias_len(&self) -> usize {
-        let mut n = 0usize;
-        let mut l = 0;
-        while l < self.layers.len() {
-            n = n.saturating_add(self.layers[l].units);
-            l += 1;
-        }
-        n
+        self.sizes.weights
     }
 
     /// Number of `f32` of optimizer state: the weight optimizer's state for
@@ -274,7 +300,7 @@ impl<'a> Mlp<'a> {
     {
         weights
             .state_len(self.weight_len())
-            .saturating_add(biases.state_len(self.bias_len()))
+            .saturating_add(biases.state_len(self.param_len() - self.weight_len()))
     }
 
     /// Number of `f32` that [`Mlp::forward`] and [`Mlp::backward`] need for
@@ -282,13 +308,7 @@ impl<'a> Mlp<'a> {
     /// dropout output when `dropout > 0`), plus two gradient buffers of the
     /// widest layer.
     pub const fn activations_len(&self, batch: usize) -> usize {
-        let mut n = 0;
-        let mut l = 0;
-        while l < self.layers.len() {
-            n = mul_add(self.slots(l), batch.saturating_mul(self.layers[l].units), n);
-            l += 1;
-        }
-        mul_add(2, batch.saturating_mul(self.max_units()), n)
+        batch.saturating_mul(self.sizes.acts)
     }
 
     /// Number of `u32` words of dropout masks for a batch: one bit per
@@ -309,6 +329,11 @@ impl<'a> Mlp<'a> {
     /// Number of `f32` of gemm workspace for a batch: the largest that any
     /// of the forward and backward products needs.
     pub fn workspace_len(&self, batch: usize) -> usize {
+        if is_small(batch, 1, self.sizes.largest) {
+            // Every product of every layer is small enough for gemm's paths
+            // without workspace.
+            return 0;
+        }
         (0..self.layers.len())
             .map(|l| {
                 let (out, inp) = (self.layers[l].units, self.fan_in(l));
@@ -328,13 +353,12 @@ impl<'a> Mlp<'a> {
     /// Number of `f32` in each of the two ping-pong buffers of
     /// [`Mlp::infer`]: one batch of the widest layer's outputs.
     pub const fn infer_len(&self, batch: usize) -> usize {
-        batch.saturating_mul(self.max_units())
+        batch.saturating_mul(self.sizes.widest)
     }
 
-    /// Buffers per element of layer `l`'s output: pre-activation and
-    /// activation, plus the dropout output if it has dropout.
+    /// Buffers per element of layer `l`'s output (see [`slots`]).
     const fn slots(&self, l: usize) -> usize {
-        if self.layers[l].dropout > 0.0 { 3 } else { 2 }
+        slots(&self.layers[l])
     }
 
     /// Offsets of layer `l`'s weights and of its biases in the parameters.

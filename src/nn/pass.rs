@@ -3,7 +3,7 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
-use crate::matmul::{gemm, gemm_bias_activation};
+use crate::matmul::{dot, gemm, gemm_bias_activation, is_tiny, mul_add};
 use crate::{Activation, MatMut, MatRef};
 use rand_core::Rng;
 
@@ -22,7 +22,13 @@ impl Mlp<'_> {
     }
 
     /// `y = act(x * W^T + b)` for layer `l`, whose weights `w` and biases
-    /// `b` come from [`Mlp::walk`]: one fused gemm.
+    /// `b` come from [`Mlp::walk`], also keeping `z = x * W^T + b` in
+    /// `keep` if given (for the backward pass).
+    ///
+    /// A layer whose product is tiny goes element by element: the same dot
+    /// products as gemm's path for tiny products, the bias, then the
+    /// activation, with none of gemm's per-call checks, since the shapes
+    /// hold by construction. The bits are those of the fused gemm.
     #[allow(clippy::too_many_arguments)]
     fn dense(
         &self,
@@ -31,19 +37,51 @@ impl Mlp<'_> {
         x: &[f32],
         batch: usize,
         activation: Activation,
+        keep: Option<&mut [f32]>,
         y: &mut [f32],
         workspace: &mut [f32],
     ) -> Result<()> {
         let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
-        gemm_bias_activation(
+        if is_tiny(batch, units, fan_in) {
+            activation.validate()?;
+            let mut keep = keep;
+            let rows = x.chunks_exact(fan_in).zip(y.chunks_exact_mut(units));
+            for (r, (x, y)) in rows.enumerate() {
+                for (j, ((w, &b), y)) in w.chunks_exact(fan_in).zip(b).zip(y).enumerate() {
+                    let z = dot(pairs(x, w)) + b;
+                    if let Some(keep) = keep.as_deref_mut() {
+                        keep[r * units + j] = z;
+                    }
+                    *y = activation.forward_one(z);
+                }
+            }
+            return Ok(());
+        }
+        let (a, w) = (
             MatRef::new(x, batch, fan_in)?,
-            MatRef::new(w, units, fan_in)?.t(),
-            b,
-            activation,
-            MatMut::new(y, batch, units)?,
-            workspace,
-        )?;
-        Ok(())
+            MatRef::new(w, units, fan_in)?,
+        );
+        match keep {
+            Some(z) => {
+                gemm_bias_activation(
+                    a,
+                    w.t(),
+                    b,
+                    Activation::Identity,
+                    MatMut::new(z, batch, units)?,
+                    workspace,
+                )?;
+                activation.forward(z, y)
+            }
+            None => gemm_bias_activation(
+                a,
+                w.t(),
+                b,
+                activation,
+                MatMut::new(y, batch, units)?,
+                workspace,
+            ),
+        }
     }
 
     /// The offsets of each layer's weights and of its biases in the
@@ -126,8 +164,7 @@ impl Mlp<'_> {
             let (z, rest) = rest.split_at_mut(n);
             let (y, rest) = rest.split_at_mut(n);
             let wb = self.slices(params, l, at);
-            self.dense(wb, l, x, batch, Activation::Identity, z, workspace)?;
-            spec.activation.forward(z, y)?;
+            self.dense(wb, l, x, batch, spec.activation, Some(z), y, workspace)?;
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
                 Dropout::new(spec.dropout)?.forward(rng, y, &mut rest[..n], mask)?;
@@ -210,7 +247,6 @@ impl Mlp<'_> {
                 let mask = &masks[self.mask_offset(l, batch)..][..n.div_ceil(32)];
                 Dropout::new(spec.dropout)?.backward_in_place(mask, dz)?;
             }
-            spec.activation.backward_in_place(z, y, dz)?;
             let x = if l == 0 {
                 input
             } else {
@@ -219,30 +255,22 @@ impl Mlp<'_> {
             let (w, _) = self.slices(params, l, (w0, b0));
             let dw = &mut grad_w[w0..][..w.len()];
             let db = &mut grad_b[b0 - weights..][..spec.units];
-            let dz_mat = MatRef::new(dz, batch, spec.units)?;
-            gemm(
-                1.0,
-                dz_mat.t(),
-                MatRef::new(x, batch, fan_in)?,
-                0.0,
-                MatMut::new(dw, spec.units, fan_in)?,
-                workspace,
-            )?;
-            db.fill(0.0);
-            for row in dz.chunks_exact(spec.units) {
-                for (d, v) in db.iter_mut().zip(row) {
-                    *d += v;
+            let dx = if l > 0 {
+                Some(&mut gx[..batch * fan_in])
+            } else {
+                None
+            };
+            if is_tiny(batch, spec.units, fan_in) {
+                spec.activation.validate()?;
+                for ((g, &z), &y) in dz.iter_mut().zip(z).zip(y) {
+                    *g = spec.activation.backward_one(z, y, *g);
                 }
+                products_tiny(dz, x, w, dw, db, dx);
+            } else {
+                spec.activation.backward_in_place(z, y, dz)?;
+                products(dz, x, w, dw, db, dx, workspace)?;
             }
             if l > 0 {
-                gemm(
-                    1.0,
-                    dz_mat,
-                    MatRef::new(w, spec.units, fan_in)?,
-                    0.0,
-                    MatMut::new(&mut gx[..batch * fan_in], batch, fan_in)?,
-                    workspace,
-                )?;
                 core::mem::swap(&mut g, &mut gx);
             }
         }
@@ -281,10 +309,96 @@ impl Mlp<'_> {
             };
             let y = &mut next[..batch * spec.units];
             let wb = self.slices(params, l, at);
-            self.dense(wb, l, x, batch, spec.activation, y, workspace)?;
+            self.dense(wb, l, x, batch, spec.activation, None, y, workspace)?;
             core::mem::swap(&mut cur, &mut next);
         }
         let cur: &'b [f32] = cur;
         Ok(&cur[..batch * self.output()])
+    }
+}
+
+/// The pairs `(a[i], b[i])` of two slices.
+fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (f32, f32)> + 'a {
+    a.iter().copied().zip(b.iter().copied())
+}
+
+/// A layer's backward products from `dz`, the `(batch, units)` gradient of
+/// its pre-activations, with `x` its `(batch, fan_in)` input and `w` its
+/// `(units, fan_in)` weights: `dw = dz^T * x`, `db` = column sums of `dz`,
+/// and, if wanted, `dx = dz * w`.
+fn products(
+    dz: &[f32],
+    x: &[f32],
+    w: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: Option<&mut [f32]>,
+    workspace: &mut [f32],
+) -> Result<()> {
+    let (units, fan_in) = (db.len(), dw.len() / db.len());
+    let batch = dz.len() / units;
+    let dz_mat = MatRef::new(dz, batch, units)?;
+    gemm(
+        1.0,
+        dz_mat.t(),
+        MatRef::new(x, batch, fan_in)?,
+        0.0,
+        MatMut::new(dw, units, fan_in)?,
+        workspace,
+    )?;
+    db.fill(0.0);
+    for row in dz.chunks_exact(units) {
+        for (d, v) in db.iter_mut().zip(row) {
+            *d += v;
+        }
+    }
+    if let Some(dx) = dx {
+        gemm(
+            1.0,
+            dz_mat,
+            MatRef::new(w, units, fan_in)?,
+            0.0,
+            MatMut::new(dx, batch, fan_in)?,
+            workspace,
+        )?;
+    }
+    Ok(())
+}
+
+/// [`products`] for a tiny layer, element by element, as rank-1 updates
+/// over the rows of `dz`: every element still accumulates its terms in
+/// order from 0 with the rounding of gemm's path for tiny products, so the
+/// bits are the same, and every access is contiguous.
+fn products_tiny(
+    dz: &[f32],
+    x: &[f32],
+    w: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let (units, fan_in) = (db.len(), dw.len() / db.len());
+    for (r, (dz, x)) in dz
+        .chunks_exact(units)
+        .zip(x.chunks_exact(fan_in))
+        .enumerate()
+    {
+        // The first row starts every sum from 0.
+        let first = r == 0;
+        for ((dw, db), &d) in dw.chunks_exact_mut(fan_in).zip(db.iter_mut()).zip(dz) {
+            for (dw, &x) in dw.iter_mut().zip(x) {
+                *dw = mul_add(d, x, if first { 0.0 } else { *dw });
+            }
+            *db = if first { 0.0 } else { *db } + d;
+        }
+    }
+    if let Some(dx) = dx {
+        for (dz, dx) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(fan_in)) {
+            for (j, (w, &d)) in w.chunks_exact(fan_in).zip(dz).enumerate() {
+                for (dx, &w) in dx.iter_mut().zip(w) {
+                    *dx = mul_add(d, w, if j == 0 { 0.0 } else { *dx });
+                }
+            }
+        }
     }
 }
