@@ -5,9 +5,10 @@
 mod common;
 
 use common::TestRng;
+use microprop::matmul::{gemm, gemm_bias_activation};
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::{Adam, Optimizer, Sgd};
-use microprop::{Activation, Error, SIMD_BACKEND, loss};
+use microprop::{Activation, Error, MatMut, MatRef, SIMD_BACKEND, loss};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro128PlusPlus;
 
@@ -509,6 +510,142 @@ fn inference_evaluation_and_training_forward_agree_without_dropout() {
     assert_eq!(eval, infer);
     for ((t, e), r) in train.iter().zip(&eval).zip(&reference) {
         assert!((f64::from(*t) - r).abs() < 1e-5 && (f64::from(*e) - r).abs() < 1e-5);
+    }
+}
+
+/// The forward output and every gradient of `net` on `x`, computed layer by
+/// layer through the public kernels (`gemm_bias_activation`, `gemm`,
+/// `Activation`), as the network computes layers too large for its
+/// element-by-element path.
+fn through_gemm(
+    net: &Mlp,
+    params: &[f32],
+    x: &[f32],
+    batch: usize,
+    grad_out: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let mut grads = vec![0.0; net.param_len()];
+    // (input, pre-activation, activation) of every layer.
+    let mut kept: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = Vec::new();
+    let mut input = x.to_vec();
+    for (l, spec) in net.layers().iter().enumerate() {
+        let (w, b) = net.layer(params, l).unwrap();
+        let fan_in = input.len() / batch;
+        let mut z = vec![0.0; batch * spec.units];
+        gemm_bias_activation(
+            MatRef::new(&input, batch, fan_in).unwrap(),
+            MatRef::new(w, spec.units, fan_in).unwrap().t(),
+            b,
+            Activation::Identity,
+            MatMut::new(&mut z, batch, spec.units).unwrap(),
+            &mut [],
+        )
+        .unwrap();
+        let mut y = vec![0.0; z.len()];
+        spec.activation.forward(&z, &mut y).unwrap();
+        kept.push((input, z, y.clone()));
+        input = y;
+    }
+    let out = input;
+    let mut g = grad_out.to_vec();
+    for (l, spec) in net.layers().iter().enumerate().rev() {
+        let (x, z, y) = &kept[l];
+        let fan_in = x.len() / batch;
+        spec.activation.backward_in_place(z, y, &mut g).unwrap();
+        let dz = MatRef::new(&g, batch, spec.units).unwrap();
+        let (w, _) = net.layer(params, l).unwrap();
+        let mut dx = vec![0.0; batch * fan_in];
+        gemm(
+            1.0,
+            dz,
+            MatRef::new(w, spec.units, fan_in).unwrap(),
+            0.0,
+            MatMut::new(&mut dx, batch, fan_in).unwrap(),
+            &mut [],
+        )
+        .unwrap();
+        let (dw, db) = net.layer_mut(&mut grads, l).unwrap();
+        gemm(
+            1.0,
+            dz.t(),
+            MatRef::new(x, batch, fan_in).unwrap(),
+            0.0,
+            MatMut::new(dw, spec.units, fan_in).unwrap(),
+            &mut [],
+        )
+        .unwrap();
+        db.fill(0.0);
+        for row in g.chunks_exact(spec.units) {
+            for (d, v) in db.iter_mut().zip(row) {
+                *d += v;
+            }
+        }
+        g = dx;
+    }
+    (out, grads)
+}
+
+#[test]
+fn tiny_layers_give_the_bits_of_the_gemm_path() {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for act in ACTIVATIONS {
+        let layers = [
+            LayerSpec::new(5, act),
+            LayerSpec::new(4, act),
+            LayerSpec::new(2, act),
+        ];
+        let net = Mlp::new(3, &layers).unwrap();
+        // Batch 1 and 2: every product is at most 2 * 5 * 4 = 40
+        // multiply-adds, so every layer takes the element-by-element path.
+        for batch in [1, 2] {
+            let mut b = Buffers::new(&net, batch);
+            let mut rng = Xoshiro128PlusPlus::seed_from_u64(batch as u64);
+            net.init(&mut b.params, &mut rng, Init::HeNormal).unwrap();
+            let x = TestRng(5).vec(batch * 3, -3.0, 3.0);
+            let grad_out = TestRng(6).vec(batch * 2, -1.0, 1.0);
+            let out = net
+                .forward(
+                    &b.params,
+                    &x,
+                    batch,
+                    &mut b.acts,
+                    &mut b.masks,
+                    &mut b.workspace,
+                    &mut rng,
+                )
+                .unwrap()
+                .to_vec();
+            net.backward(
+                &b.params,
+                &x,
+                batch,
+                &mut b.acts,
+                &b.masks,
+                &grad_out,
+                &mut b.grads,
+                &mut b.workspace,
+            )
+            .unwrap();
+            let (ping, pong) = (
+                &mut vec![0.0; net.infer_len(batch)],
+                &mut vec![0.0; net.infer_len(batch)],
+            );
+            let inferred = net
+                .infer(&b.params, &x, batch, ping, pong, &mut [])
+                .unwrap();
+            let (want_out, want_grads) = through_gemm(&net, &b.params, &x, batch, &grad_out);
+            assert_eq!(bits(&out), bits(&want_out), "{act:?} batch {batch}: output");
+            assert_eq!(
+                bits(inferred),
+                bits(&want_out),
+                "{act:?} batch {batch}: inference"
+            );
+            assert_eq!(
+                bits(&b.grads),
+                bits(&want_grads),
+                "{act:?} batch {batch}: gradients"
+            );
+        }
     }
 }
 

@@ -160,8 +160,13 @@ struct Sizes {
     widest: usize,
     /// Multiply-adds of the largest layer for one row of the batch.
     largest: usize,
-    /// Activations (see [`Mlp::activations_len`]) per row of the batch.
+    /// Forward intermediates (see [`Mlp::activations_len`]) per row of the
+    /// batch.
+    kept: usize,
+    /// Activations, the intermediates and two gradient buffers, per row.
     acts: usize,
+    /// Whether any layer has dropout.
+    dropout: bool,
 }
 
 /// `a * b + c`, saturating at `usize::MAX`.
@@ -172,8 +177,9 @@ const fn mul_add(a: usize, b: usize, c: usize) -> usize {
 impl Sizes {
     /// The sizes of a network with `input` features and `layers`.
     const fn of(input: usize, layers: &[LayerSpec]) -> Self {
-        let (mut weights, mut biases, mut widest, mut largest, mut acts) =
+        let (mut weights, mut biases, mut widest, mut largest, mut kept) =
             (0usize, 0usize, 0, 0, 0);
+        let mut dropout = false;
         let mut fan_in = input;
         let mut l = 0;
         while l < layers.len() {
@@ -183,7 +189,8 @@ impl Sizes {
             biases = biases.saturating_add(units);
             widest = if units > widest { units } else { widest };
             largest = if size > largest { size } else { largest };
-            acts = mul_add(slots, units, acts);
+            kept = mul_add(slots, units, kept);
+            dropout |= layers[l].dropout > 0.0;
             fan_in = units;
             l += 1;
         }
@@ -192,7 +199,9 @@ impl Sizes {
             params: weights.saturating_add(biases),
             widest,
             largest,
-            acts: mul_add(2, widest, acts),
+            kept,
+            acts: mul_add(2, widest, kept),
+            dropout,
         }
     }
 }
@@ -314,6 +323,9 @@ impl<'a> Mlp<'a> {
     /// Number of `u32` words of dropout masks for a batch: one bit per
     /// output of every layer with `dropout > 0`.
     pub const fn mask_len(&self, batch: usize) -> usize {
+        if !self.sizes.dropout {
+            return 0;
+        }
         let mut n = 0usize;
         let mut l = 0;
         while l < self.layers.len() {

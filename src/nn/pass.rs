@@ -113,13 +113,6 @@ impl Mlp<'_> {
         )
     }
 
-    /// Offset of layer `l`'s pre-activations in the activations buffer.
-    fn act_offset(&self, l: usize, batch: usize) -> usize {
-        (0..l)
-            .map(|i| self.slots(i) * batch * self.layers[i].units)
-            .sum()
-    }
-
     /// Offset of layer `l`'s dropout mask in the masks buffer.
     fn mask_offset(&self, l: usize, batch: usize) -> usize {
         (0..l)
@@ -231,7 +224,8 @@ impl Mlp<'_> {
         let (fwd, buffers) = acts.split_at_mut(acts.len() - 2 * width);
         let (mut g, mut gx) = buffers.split_at_mut(width);
         g[..grad_output.len()].copy_from_slice(grad_output);
-        let mut start = self.act_offset(self.layers.len(), batch);
+        // The end of the last layer's intermediates.
+        let mut start = batch * self.sizes.kept;
         let weights = self.weight_len();
         let (grad_w, grad_b) = grads.split_at_mut(weights);
         // Offsets of the layer's weights and biases, walked from the end.
