@@ -31,6 +31,12 @@
 //! backward pass turns the gradient `dY` into `dZ = dY * act'(Z)`, then
 //! `dW = dZ^T * X`, `db` = column sums of `dZ`, and `dX = dZ * W`.
 //!
+//! A layer whose products are tiny (at most 256 multiply-adds at the
+//! batch size, such as every layer of a 2-4-1 network) skips gemm and its
+//! per-call checks and goes element by element, with gemm's dot products
+//! and the activation kernels, so its results are bit for bit those of the
+//! gemm path.
+//!
 //! # Example
 //!
 //! XOR with a 2-4-1 network, everything on the stack:
