@@ -399,8 +399,10 @@ fn fused_bias_activation_equals_the_separate_passes() {
         (0, 3, 4),
         (3, 0, 4),
         (5, 7, 0),
+        (3, 5, 7),
         (13, 37, 19),
         (100, 10, 300),
+        (700, 10, 30),
         (70, 90, 130),
     ] {
         for t in TRANSPOSES {

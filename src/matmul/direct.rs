@@ -34,6 +34,9 @@ use crate::simd::{F32s, LANES, load_partial};
 const DR: usize = 2;
 /// Columns in a dot-product tile.
 const DC: usize = 5;
+/// The dot kernel hands finished rows of C to the epilogue in blocks of at
+/// least this many floats (16 KiB, half of a typical L1), not row by row.
+const EPILOGUE_BLOCK: usize = 4096;
 
 /// Products with at most this many multiply-adds take the direct path when
 /// their layout allows it.
@@ -217,8 +220,8 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
             for (dst, &x) in chunks.iter_mut().zip(acc_row) {
                 *dst = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
             }
-            epi.apply(row, j0);
         }
+        epi.apply(c, (i0, j0), (R, NR));
     } else {
         store_shifted::<R, PLAIN>(s, &acc, c, (i0, j0, skip), epi);
     }
@@ -245,8 +248,8 @@ fn store_shifted<const R: usize, const PLAIN: bool>(
                 }
             }
         }
-        epi.apply(&mut row[skip..], j0 + skip);
     }
+    epi.apply(c, (i0, j0 + skip), (R, NR - skip));
 }
 
 /// `k` rows of `len >= N` floats, `rs` apart, at the start of `data`: the
@@ -313,7 +316,8 @@ fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
     let mask = F32s::new(core::array::from_fn(|l| {
         f32::from_bits(if l >= LANES - rem { !0 } else { 0 })
     }));
-    let mut i0 = 0;
+    // Rows `..done` have been through the epilogue.
+    let (mut i0, mut done) = (0, 0);
     while i0 < m {
         let rows = DR.min(m - i0);
         for (j0, skip) in windows(n, DC) {
@@ -326,10 +330,11 @@ fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
                 dot_tile::<1>(s, a_rows, cols, mask, c, (i0, j0, skip));
             }
         }
-        for r in i0..i0 + rows {
-            epi.apply(c.row_segment(r, 0, n), 0);
-        }
         i0 += rows;
+        if (i0 - done) * n >= EPILOGUE_BLOCK || i0 == m {
+            epi.apply(c, (done, 0), (i0 - done, n));
+            done = i0;
+        }
     }
 }
 

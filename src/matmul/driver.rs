@@ -7,13 +7,14 @@ use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
 use crate::simd::{F32s, LANES};
 
-/// Work done on each finished row segment of C, while it is still in L1
-/// (for example a bias and an activation). `col0` is the segment's first
-/// column.
+/// Work done on each finished block of C, while it is still in cache (for
+/// example a bias and an activation). The paths hand it blocks as large as
+/// they can, whole rows where possible, so its fixed cost per call is
+/// spread over many elements.
 pub(crate) trait Epilogue {
-    /// Transforms `row`, which holds columns `col0..col0 + row.len()` of
-    /// one row of C.
-    fn apply(&self, row: &mut [f32], col0: usize);
+    /// Transforms rows `i0..i0 + rows`, columns `j0..j0 + cols` of the
+    /// row-major C.
+    fn apply(&self, c: &mut MatMut, at: (usize, usize), size: (usize, usize));
 }
 
 /// No epilogue: plain `gemm`.
@@ -21,7 +22,7 @@ pub(crate) struct Plain;
 
 impl Epilogue for Plain {
     #[inline(always)]
-    fn apply(&self, _row: &mut [f32], _col0: usize) {}
+    fn apply(&self, _c: &mut MatMut, _at: (usize, usize), _size: (usize, usize)) {}
 }
 
 /// `c = alpha * acc + beta * c` for the `mr x nr` corner of the tile at
@@ -76,9 +77,7 @@ pub(crate) fn finish_tile(
     (i0, j0): (usize, usize),
     (mr, nr): (usize, usize),
 ) {
-    for i in 0..mr {
-        epi.apply(c.row_segment(i0 + i, j0, nr), j0);
-    }
+    epi.apply(c, (i0, j0), (mr, nr));
 }
 
 /// `C = alpha * A * B + beta * C` on the packed path, for non-empty shapes

@@ -6,8 +6,9 @@ use super::{check_shapes, gemm_workspace_len, run};
 use crate::activation::Activation;
 use crate::error::{Result, check_capacity, check_len};
 
-/// Adds the bias to a finished row segment of C and applies the activation,
-/// while the tile is still in L1.
+/// Adds the bias to a finished block of C and applies the activation,
+/// while the block is still in cache: one activation call for a block of
+/// whole rows, one per row otherwise.
 struct BiasActivation<'a> {
     bias: &'a [f32],
     activation: Activation,
@@ -15,13 +16,23 @@ struct BiasActivation<'a> {
 
 impl Epilogue for BiasActivation<'_> {
     #[inline(always)]
-    fn apply(&self, row: &mut [f32], col0: usize) {
-        for (x, &b) in row.iter_mut().zip(&self.bias[col0..]) {
-            *x += b;
-        }
+    fn apply(&self, c: &mut MatMut, (i0, j0): (usize, usize), (rows, cols): (usize, usize)) {
+        let bias = &self.bias[j0..][..cols];
         // The activation was validated up front and in-place forward has no
-        // length to mismatch, so this cannot fail.
-        let _ = self.activation.forward_in_place(row);
+        // length to mismatch, so it cannot fail.
+        let whole_rows = cols == c.cols;
+        if let Some(block) = c.rows_mut(i0, rows).filter(|_| whole_rows) {
+            for row in block.chunks_exact_mut(cols) {
+                row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
+            }
+            let _ = self.activation.forward_in_place(block);
+        } else {
+            for i in i0..i0 + rows {
+                let row = c.row_segment(i, j0, cols);
+                row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
+                let _ = self.activation.forward_in_place(row);
+            }
+        }
     }
 }
 

@@ -233,8 +233,8 @@ fn compute(
             } else {
                 row.iter_mut().for_each(|x| *x *= beta);
             }
-            epi.apply(row, 0);
         }
+        epi.apply(&mut c, (0, 0), (m, n));
     } else {
         match path {
             Path::Tiny => small::gemm_tiny(alpha, a, b, beta, &mut c, epi),

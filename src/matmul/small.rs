@@ -23,7 +23,7 @@
 //! multiply-adds plus a constant, with no buffer to set up.
 
 use super::direct::Scale;
-use super::driver::{Epilogue, finish_tile, store_tile};
+use super::driver::{Epilogue, store_tile};
 use super::kernel::{MR, NR, kernel, kernel_strided};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
@@ -105,8 +105,8 @@ pub(crate) fn gemm_tiny(
             for (out, &bj) in row.iter_mut().zip(b_row) {
                 s.scalar(mul_add(ai, bj, 0.0), out);
             }
-            epi.apply(row, 0);
         }
+        epi.apply(c, (0, 0), (m, n));
         return;
     }
     // Rows of A and columns of B contiguous (always so for k = 1): plain
@@ -124,8 +124,8 @@ pub(crate) fn gemm_tiny(
             };
             s.scalar(acc, out);
         }
-        epi.apply(row, 0);
     }
+    epi.apply(c, (0, 0), (m, n));
 }
 
 /// `C = alpha * A * B + beta * C` without workspace, for non-empty shapes
@@ -149,7 +149,7 @@ pub(crate) fn gemm_small(
         let mut tile = |acc, at, size| {
             store_tile(&acc, alpha, beta, c, at, size);
             if last {
-                finish_tile(epi, c, at, size);
+                epi.apply(c, at, size);
             }
         };
         if b.cs == 1 {

@@ -192,6 +192,14 @@ impl<'a> MatMut<'a> {
         }
     }
 
+    /// Rows `i0..i0 + rows` as one slice, if they are contiguous in
+    /// memory (row-major with no gap between rows).
+    pub(crate) fn rows_mut(&mut self, i0: usize, rows: usize) -> Option<&mut [f32]> {
+        debug_assert!(i0 + rows <= self.rows);
+        (self.cs == 1 && self.rs == self.cols)
+            .then(|| &mut self.data[i0 * self.rs..][..rows * self.cols])
+    }
+
     /// A shorter-lived mutable view of the same matrix (a reborrow), so the
     /// view can be passed to a function and used again afterwards.
     pub fn rb_mut(&mut self) -> MatMut<'_> {
