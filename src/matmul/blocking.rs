@@ -1,17 +1,30 @@
 //! Cache-block sizes and the workspace they need.
 //!
 //! The driver walks C in `MC x NC` blocks and the inner dimension in `KC`
-//! slices (the BLIS loop order). The sizes follow from the caches of the CPU
-//! the crate is tuned on (an x86-64 core with 32 KiB of L1d, 1 MiB of L2
-//! and a shared 32 MiB L3), with 4-byte floats:
+//! slices (the BLIS loop order), then, inside a block, each `MR`-row panel
+//! of A against every `NR`-column panel of B, so that the tiles of C are
+//! visited along rows. The sizes follow from the caches of the CPU the
+//! crate is tuned on (an x86-64 core with 32 KiB of L1d, 512 KiB of L2 and
+//! a shared 32 MiB L3), with 4-byte floats:
 //!
-//! - `KC`: one packed `KC x NR` panel of B stays in L1 while the
-//!   micro-kernel sweeps the A block past it (256 x 16 x 4 B = 16 KiB with
-//!   AVX2, half of L1, leaving room for the A panel and C tile streams).
-//! - `MC`: the packed `MC x KC` block of A stays in L2 (144 x 256 x 4 B =
-//!   144 KiB), reused for every B panel of the `NC` columns.
+//! - `KC`: one packed `MR x KC` panel of A (6 x 256 x 4 B = 6 KiB with
+//!   AVX2) stays in L1 while the `KC x NR` panels of B (16 KiB each) stream
+//!   past it; C is read and written once per `KC` slice, so a longer slice
+//!   means fewer passes over C, and 256 keeps the A panel and one B panel
+//!   within L1.
+//! - `MC`: the packed `MC x KC` block of A (144 x 256 x 4 B = 144 KiB) is
+//!   packed in one go and stays in L2 until each of its panels has been
+//!   used.
 //! - `NC`: the packed `KC x NC` block of B (256 x 2048 x 4 B = 2 MiB) lives
-//!   in L3, reused for every A block.
+//!   in L2 and L3 and is swept once per panel of A; a wide block means A is
+//!   packed fewer times.
+//!
+//! Visiting C along rows matters more than keeping a B panel in L1: a tile
+//! of C spans `MR` rows, and walking down a column of tiles touches new
+//! pages at every step, which the hardware prefetchers do not follow, so
+//! every update of C missed the caches; along a row the next tile is the
+//! next cache line of the same rows. On a 1024 x 1024 x 1024 product this
+//! order is about 1.3 times faster than the column order.
 //!
 //! Targets without SIMD registers (Cortex-M) have no data cache to block
 //! for, so there the blocks are small to keep the workspace small.

@@ -108,10 +108,12 @@ pub(crate) fn gemm_packed(
             for ic in (0..m).step_by(MC) {
                 let mc = MC.min(m - ic);
                 pack_a(&a, ic, mc, pc, kc, a_ws);
-                for (jr, b_panel) in (0..nc).step_by(NR).zip(b_ws.chunks_exact(kc)) {
-                    let nr = NR.min(nc - jr);
-                    for (ir, a_panel) in (0..mc).step_by(MR).zip(a_ws.chunks_exact(kc)) {
-                        let mr = MR.min(mc - ir);
+                // Each packed panel of A stays in L1 while the panels of B
+                // stream past it, so the tiles of C are visited along rows.
+                for (ir, a_panel) in (0..mc).step_by(MR).zip(a_ws.chunks_exact(kc)) {
+                    let mr = MR.min(mc - ir);
+                    for (jr, b_panel) in (0..nc).step_by(NR).zip(b_ws.chunks_exact(kc)) {
+                        let nr = NR.min(nc - jr);
                         let acc = kernel(a_panel, b_panel);
                         let at = (ic + ir, jc + jr);
                         store_tile(&acc, alpha, beta, c, at, (mr, nr));
