@@ -58,8 +58,13 @@ pub(crate) fn pack_a(
             // Columns of A are contiguous: copy a column segment per step.
             let at = a.t();
             for (p, dst) in panel.iter_mut().enumerate() {
-                dst[..mr].copy_from_slice(at.row_segment(p0 + p, i0 + ir, mr));
-                dst[mr..].fill(0.0);
+                let src = at.row_segment(p0 + p, i0 + ir, mr);
+                if let Ok(whole) = <&[f32; MR]>::try_from(src) {
+                    *dst = *whole;
+                } else {
+                    dst[..mr].copy_from_slice(src);
+                    dst[mr..].fill(0.0);
+                }
             }
         }
     }
@@ -95,17 +100,32 @@ pub(crate) fn pack_b(
             }
         }
     } else {
+        // Columns of B are contiguous: transpose `LANES x LANES` blocks in
+        // registers, `NV` of them side by side per `LANES` rows of a full
+        // panel; the rest goes element by element.
         let bt = b.t();
         for (jr, panel) in (0..nc).step_by(NR).zip(out.chunks_exact_mut(kc)) {
             let nr = NR.min(nc - jr);
-            for j in 0..NR {
+            let cols: [&[f32]; NR] = core::array::from_fn(|j| {
                 if j < nr {
-                    let col = bt.row_segment(j0 + jr + j, p0, kc);
-                    for (dst, &x) in panel.iter_mut().zip(col) {
-                        dst[j] = x;
-                    }
+                    bt.row_segment(j0 + jr + j, p0, kc)
                 } else {
-                    panel.iter_mut().for_each(|dst| dst[j] = 0.0);
+                    &[]
+                }
+            });
+            let body = if nr == NR { kc - kc % LANES } else { 0 };
+            let chunks: [&[[f32; LANES]]; NR] = core::array::from_fn(|j| cols[j].as_chunks().0);
+            for (q, block) in panel[..body].chunks_exact_mut(LANES).enumerate() {
+                for (v, group) in chunks.chunks_exact(LANES).enumerate() {
+                    let t = F32s::transpose(core::array::from_fn(|l| F32s::new(group[l][q])));
+                    for (dst, row) in block.iter_mut().zip(t) {
+                        dst[v * LANES..][..LANES].copy_from_slice(&row.to_array());
+                    }
+                }
+            }
+            for (j, col) in cols.iter().enumerate() {
+                for (p, dst) in panel.iter_mut().enumerate().skip(body) {
+                    dst[j] = if j < nr { col[p] } else { 0.0 };
                 }
             }
         }
