@@ -31,6 +31,7 @@
 
 use super::kernel::{MR, NR};
 use super::small;
+use crate::simd::LANES;
 
 #[cfg(any(
     target_arch = "x86",
@@ -60,10 +61,19 @@ mod sizes {
 
 pub(crate) use sizes::{KC, MC, NC};
 
+/// The length of the slices of the inner dimension for a product with
+/// inner dimension `k`: at most `KC`, and as even as a multiple of the lane
+/// count allows, so that no slice is much shorter than the others (with
+/// `k = 784`, four slices of 200, 200, 200 and 184 instead of three of 256
+/// and one of 16, whose pass over C would cost as much as a full one).
+pub(crate) fn slice_len(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC)).next_multiple_of(LANES).min(KC)
+}
+
 /// The lengths of the packed A block and the packed B block for an
 /// `m x k` by `k x n` product on the packed path.
 pub(crate) fn packed_lens(m: usize, n: usize, k: usize) -> (usize, usize) {
-    let kc = k.min(KC);
+    let kc = slice_len(k);
     (
         kc * m.min(MC).next_multiple_of(MR),
         kc * n.min(NC).next_multiple_of(NR),

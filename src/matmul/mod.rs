@@ -27,7 +27,7 @@
 //! # Algorithm
 //!
 //! The BLIS loop nest: C is cut in blocks of `NC` columns, the inner
-//! dimension in slices of `KC`, and A in blocks of `MC` rows; each block of A
+//! dimension in even slices of at most `KC`, and A in blocks of `MC` rows; each block of A
 //! and B is packed once into the workspace, and a register-blocked
 //! micro-kernel multiplies an `MR`-row panel of A by an `NR`-column panel of
 //! B into a tile of accumulators that fills the register file (6 x 16 with
@@ -59,7 +59,7 @@
 //! # Precision
 //!
 //! Each element of `A * B` is a sum of `k` products accumulated in `f32`,
-//! in blocks of `KC` terms, with fused multiply-adds where the target has
+//! in blocks of at most `KC` terms, with fused multiply-adds where the target has
 //! them. The error against the exact result is at most about
 //! `k * 2^-23 * (|alpha| * (|A| |B|)_ij + |beta| * |C_ij|)`, with `|A| |B|`
 //! the product of the element-wise absolute values; the tests check it with
