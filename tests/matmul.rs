@@ -246,7 +246,7 @@ fn odd_sizes_match_the_reference() {
 fn several_cache_blocks_match_the_reference() {
     let mut rng = TestRng(4);
     for t in [TRANSPOSES[0], TRANSPOSES[3]] {
-        check(&mut rng, (150, 2050, 260), t, 1.0, 0.5, 1, true);
+        check(&mut rng, (150, 2050, 520), t, 1.0, 0.5, 1, true);
     }
 }
 

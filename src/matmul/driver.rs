@@ -1,7 +1,7 @@
 //! The blocked driver: loops over cache blocks, packs, calls the
 //! micro-kernel and writes each finished tile to C.
 
-use super::blocking::{KC, MC, NC, packed_lens};
+use super::blocking::{MC, NC, packed_lens, slice_len};
 use super::kernel::{MR, NR, Tile, kernel};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
@@ -97,20 +97,23 @@ pub(crate) fn gemm_packed(
     let (a_ws, rest) = workspace.split_at_mut(a_len);
     let (a_ws, _) = a_ws.as_chunks_mut::<MR>();
     let (b_ws, _) = rest[..b_len].as_chunks_mut::<NR>();
+    let slice = slice_len(k);
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
+        for pc in (0..k).step_by(slice) {
+            let kc = slice.min(k - pc);
             let beta = if pc == 0 { beta } else { 1.0 };
             let last = pc + kc == k;
             pack_b(&b, pc, kc, jc, nc, b_ws);
             for ic in (0..m).step_by(MC) {
                 let mc = MC.min(m - ic);
                 pack_a(&a, ic, mc, pc, kc, a_ws);
-                for (jr, b_panel) in (0..nc).step_by(NR).zip(b_ws.chunks_exact(kc)) {
-                    let nr = NR.min(nc - jr);
-                    for (ir, a_panel) in (0..mc).step_by(MR).zip(a_ws.chunks_exact(kc)) {
-                        let mr = MR.min(mc - ir);
+                // Each packed panel of A stays in L1 while the panels of B
+                // stream past it, so the tiles of C are visited along rows.
+                for (ir, a_panel) in (0..mc).step_by(MR).zip(a_ws.chunks_exact(kc)) {
+                    let mr = MR.min(mc - ir);
+                    for (jr, b_panel) in (0..nc).step_by(NR).zip(b_ws.chunks_exact(kc)) {
+                        let nr = NR.min(nc - jr);
                         let acc = kernel(a_panel, b_panel);
                         let at = (ic + ir, jc + jr);
                         store_tile(&acc, alpha, beta, c, at, (mr, nr));

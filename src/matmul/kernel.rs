@@ -82,8 +82,13 @@ pub(crate) fn rank1<const R: usize>(acc: &mut [[F32s; NV]; R], a: &[f32; R], b: 
 #[inline(always)]
 pub(crate) fn kernel(a: &[[f32; MR]], b: &[[f32; NR]]) -> Tile {
     let mut acc = [[F32s::ZERO; NV]; MR];
-    for (ap, bp) in a.iter().zip(b) {
+    // Advancing both panels by one row per step (rather than zipping them,
+    // which indexes both with a shared counter) keeps the loop in
+    // pointer-increment form whatever the surrounding code.
+    let (mut a, mut b) = (a, b);
+    while let (Some((ap, a_rest)), Some((bp, b_rest))) = (a.split_first(), b.split_first()) {
         rank1(&mut acc, ap, &load_row(bp));
+        (a, b) = (a_rest, b_rest);
     }
     acc
 }

@@ -27,15 +27,17 @@
 //! # Algorithm
 //!
 //! The BLIS loop nest: C is cut in blocks of `NC` columns, the inner
-//! dimension in slices of `KC`, and A in blocks of `MC` rows; each block of A
+//! dimension in even slices of at most `KC`, and A in blocks of `MC` rows; each block of A
 //! and B is packed once into the workspace, and a register-blocked
 //! micro-kernel multiplies an `MR`-row panel of A by an `NR`-column panel of
 //! B into a tile of accumulators that fills the register file (6 x 16 with
 //! AVX2, 14 x 32 with AVX-512, 6 x 8 with SSE or NEON, 4 x 4 on Cortex-M).
-//! The block sizes are chosen for 32 KiB of L1d and 1 MiB of L2 per core:
-//! with AVX2, `KC = 256` keeps one packed `KC x NR` panel of B (16 KiB) in
-//! L1 while the `MC = 144`-row packed block of A (144 KiB) stays in L2, and
-//! `NC = 2048` bounds the packed block of B (2 MiB, in L3). With AVX-512
+//! The block sizes are chosen for 32 KiB of L1d and 512 KiB of L2 per core:
+//! with AVX2, `KC = 512` keeps one packed `MR x KC` panel of A (12 KiB) in
+//! L1 while the packed `KC x NR` panels of B stream past it, so the tiles of
+//! C are visited along rows (which the hardware prefetchers follow); the
+//! `MC = 144`-row packed block of A (288 KiB) stays in L2, and `NC = 2048`
+//! bounds the packed block of B (4 MiB, in L3). With AVX-512
 //! `KC = 192` (a 14 x 32 tile's B panel is twice as wide). Tiles
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
@@ -57,7 +59,7 @@
 //! # Precision
 //!
 //! Each element of `A * B` is a sum of `k` products accumulated in `f32`,
-//! in blocks of `KC` terms, with fused multiply-adds where the target has
+//! in blocks of at most `KC` terms, with fused multiply-adds where the target has
 //! them. The error against the exact result is at most about
 //! `k * 2^-23 * (|alpha| * (|A| |B|)_ij + |beta| * |C_ij|)`, with `|A| |B|`
 //! the product of the element-wise absolute values; the tests check it with

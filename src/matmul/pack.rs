@@ -24,8 +24,9 @@ pub(crate) fn pack_a(
         let mr = MR.min(mc - ir);
         if a.cs == 1 {
             // Rows of A are contiguous: load `LANES` columns of each row as
-            // a vector and transpose the block in registers (rows past the
-            // edge are zero).
+            // a vector and transpose the block in registers. Only full
+            // panels take this path, so that the row loop has a constant
+            // trip count and its loads stay in registers.
             let rows: [&[f32]; MR] = core::array::from_fn(|i| {
                 if i < mr {
                     a.row_segment(i0 + ir + i, p0, kc)
@@ -33,11 +34,16 @@ pub(crate) fn pack_a(
                     &[]
                 }
             });
-            let body = if MR <= LANES { kc - kc % LANES } else { 0 };
-            for (q0, block) in (0..body).step_by(LANES).zip(panel.chunks_exact_mut(LANES)) {
+            let body = if MR <= LANES && mr == MR {
+                kc - kc % LANES
+            } else {
+                0
+            };
+            let chunks: [&[[f32; LANES]]; MR] = core::array::from_fn(|i| rows[i].as_chunks().0);
+            for (q, block) in panel[..body].chunks_exact_mut(LANES).enumerate() {
                 let mut v = [F32s::ZERO; LANES];
-                for (vi, row) in v.iter_mut().zip(&rows[..mr]) {
-                    *vi = F32s::new(row[q0..].as_chunks::<LANES>().0[0]);
+                for (vi, row) in v.iter_mut().zip(&chunks) {
+                    *vi = F32s::new(row[q]);
                 }
                 for (dst, col) in block.iter_mut().zip(F32s::transpose(v)) {
                     dst.copy_from_slice(&col.to_array()[..MR]);
@@ -52,8 +58,13 @@ pub(crate) fn pack_a(
             // Columns of A are contiguous: copy a column segment per step.
             let at = a.t();
             for (p, dst) in panel.iter_mut().enumerate() {
-                dst[..mr].copy_from_slice(at.row_segment(p0 + p, i0 + ir, mr));
-                dst[mr..].fill(0.0);
+                let src = at.row_segment(p0 + p, i0 + ir, mr);
+                if let Ok(whole) = <&[f32; MR]>::try_from(src) {
+                    *dst = *whole;
+                } else {
+                    dst[..mr].copy_from_slice(src);
+                    dst[mr..].fill(0.0);
+                }
             }
         }
     }
@@ -68,23 +79,53 @@ pub(crate) fn pack_b(
     nc: usize,
     out: &mut [[f32; NR]],
 ) {
-    for (jr, panel) in (0..nc).step_by(NR).zip(out.chunks_exact_mut(kc)) {
-        let nr = NR.min(nc - jr);
-        if b.cs == 1 {
-            for (p, dst) in panel.iter_mut().enumerate() {
-                dst[..nr].copy_from_slice(b.row_segment(p0 + p, j0 + jr, nr));
-                dst[nr..].fill(0.0);
-            }
-        } else {
-            let bt = b.t();
-            for j in 0..NR {
-                if j < nr {
-                    let col = bt.row_segment(j0 + jr + j, p0, kc);
-                    for (dst, &x) in panel.iter_mut().zip(col) {
-                        dst[j] = x;
+    if b.cs == 1 {
+        // Rows of B are contiguous: copy them in groups of `ROWS`, so that
+        // the source is read row after row (which the hardware prefetcher
+        // follows) and each panel receives `ROWS` consecutive rows at a time.
+        const ROWS: usize = 8;
+        for p in (0..kc).step_by(ROWS) {
+            let rows = p..kc.min(p + ROWS);
+            for (jr, panel) in (0..nc).step_by(NR).zip(out.chunks_exact_mut(kc)) {
+                let nr = NR.min(nc - jr);
+                for (q, dst) in rows.clone().zip(&mut panel[rows.clone()]) {
+                    let src = b.row_segment(p0 + q, j0 + jr, nr);
+                    if let Ok(whole) = <&[f32; NR]>::try_from(src) {
+                        *dst = *whole;
+                    } else {
+                        dst[..nr].copy_from_slice(src);
+                        dst[nr..].fill(0.0);
                     }
+                }
+            }
+        }
+    } else {
+        // Columns of B are contiguous: transpose `LANES x LANES` blocks in
+        // registers, `NV` of them side by side per `LANES` rows of a full
+        // panel; the rest goes element by element.
+        let bt = b.t();
+        for (jr, panel) in (0..nc).step_by(NR).zip(out.chunks_exact_mut(kc)) {
+            let nr = NR.min(nc - jr);
+            let cols: [&[f32]; NR] = core::array::from_fn(|j| {
+                if j < nr {
+                    bt.row_segment(j0 + jr + j, p0, kc)
                 } else {
-                    panel.iter_mut().for_each(|dst| dst[j] = 0.0);
+                    &[]
+                }
+            });
+            let body = if nr == NR { kc - kc % LANES } else { 0 };
+            let chunks: [&[[f32; LANES]]; NR] = core::array::from_fn(|j| cols[j].as_chunks().0);
+            for (q, block) in panel[..body].chunks_exact_mut(LANES).enumerate() {
+                for (v, group) in chunks.chunks_exact(LANES).enumerate() {
+                    let t = F32s::transpose(core::array::from_fn(|l| F32s::new(group[l][q])));
+                    for (dst, row) in block.iter_mut().zip(t) {
+                        dst[v * LANES..][..LANES].copy_from_slice(&row.to_array());
+                    }
+                }
+            }
+            for (j, col) in cols.iter().enumerate() {
+                for (p, dst) in panel.iter_mut().enumerate().skip(body) {
+                    dst[j] = if j < nr { col[p] } else { 0.0 };
                 }
             }
         }
