@@ -404,6 +404,9 @@ fn fused_bias_activation_equals_the_separate_passes() {
         (100, 10, 300),
         (700, 10, 30),
         (70, 90, 130),
+        // Wider than one packed block of B: strips of C that are not
+        // whole rows.
+        (20, 2100, 30),
     ] {
         for t in TRANSPOSES {
             for act in [Activation::Relu, Activation::Tanh, Activation::Identity] {

@@ -83,7 +83,7 @@ impl Direct {
         b: MatRef,
         beta: f32,
         c: &mut MatMut,
-        epi: &impl Epilogue,
+        epi: &dyn Epilogue,
     ) {
         let s = Scale { alpha, beta };
         match self {
@@ -149,7 +149,7 @@ fn windows(n: usize, width: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// The broadcast kernel over all of C: `NR`-column panels, `MR`-row strips.
-fn broadcast(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
+fn broadcast(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
     if s.plain() {
         broadcast_with::<true>(s, a, b, c, epi);
     } else {
@@ -164,7 +164,7 @@ fn broadcast_with<const PLAIN: bool>(
     a: MatRef,
     b: MatRef,
     c: &mut MatMut,
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
 ) {
     let m = a.rows;
     for (j0, skip) in windows(b.cols, NR) {
@@ -194,7 +194,7 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
     b: &MatRef,
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
 ) {
     let k = a.cols;
     let b_rows = Strided::new(&b.data[j0..], b.rs, k);
@@ -235,7 +235,7 @@ fn store_shifted<const R: usize, const PLAIN: bool>(
     acc: &[[F32s; NV]; R],
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
 ) {
     for (r, acc_row) in acc.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, NR);
@@ -306,7 +306,7 @@ fn broadcast_kernel<const R: usize>(
 }
 
 /// The dot kernel over all of C: `DR`-row strips, `DC`-column windows.
-fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &impl Epilogue) {
+fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let bt = b.t();
     // The last `k % LANES` terms come from one vector ending at `k`, with

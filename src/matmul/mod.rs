@@ -171,7 +171,7 @@ fn run(
     beta: f32,
     c: MatMut,
     workspace: &mut [f32],
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
 ) {
     if c.cs != 1 {
         // C^T = B^T * A^T, with C^T row-major.
@@ -220,7 +220,7 @@ fn compute(
     beta: f32,
     mut c: MatMut,
     workspace: &mut [f32],
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
     path: Path,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);

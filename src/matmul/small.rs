@@ -91,7 +91,7 @@ pub(crate) fn gemm_tiny(
     b: MatRef,
     beta: f32,
     c: &mut MatMut,
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let s = Scale { alpha, beta };
@@ -136,7 +136,7 @@ pub(crate) fn gemm_small(
     b: MatRef,
     beta: f32,
     c: &mut MatMut,
-    epi: &impl Epilogue,
+    epi: &dyn Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let mut a_pack = [[0.0f32; MR]; KS];
