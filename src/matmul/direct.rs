@@ -170,18 +170,20 @@ fn broadcast_with<const PLAIN: bool>(
     for (j0, skip) in windows(b.cols, NR) {
         let mut i0 = 0;
         while m - i0 >= MR {
-            broadcast_tile::<MR, PLAIN>(s, &a, &b, c, (i0, j0, skip), epi);
+            broadcast_tile::<MR, PLAIN>(s, &a, &b, c, (i0, j0, skip));
             i0 += MR;
         }
         let at = (i0, j0, skip);
         match m - i0 {
             0 => {}
-            1 => broadcast_tile::<1, PLAIN>(s, &a, &b, c, at, epi),
-            2 => broadcast_tile::<2, PLAIN>(s, &a, &b, c, at, epi),
-            3 => broadcast_tile::<3, PLAIN>(s, &a, &b, c, at, epi),
-            4 => broadcast_tile::<4, PLAIN>(s, &a, &b, c, at, epi),
-            _ => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at, epi),
+            1 => broadcast_tile::<1, PLAIN>(s, &a, &b, c, at),
+            2 => broadcast_tile::<2, PLAIN>(s, &a, &b, c, at),
+            3 => broadcast_tile::<3, PLAIN>(s, &a, &b, c, at),
+            4 => broadcast_tile::<4, PLAIN>(s, &a, &b, c, at),
+            _ => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at),
         }
+        // The panel's columns are finished in every row.
+        epi.apply(c, (0, j0 + skip), (m, NR - skip));
     }
 }
 
@@ -194,7 +196,6 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
     b: &MatRef,
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
-    epi: &dyn Epilogue,
 ) {
     let k = a.cols;
     let b_rows = Strided::new(&b.data[j0..], b.rs, k);
@@ -221,9 +222,8 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
                 *dst = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
             }
         }
-        epi.apply(c, (i0, j0), (R, NR));
     } else {
-        store_shifted::<R, PLAIN>(s, &acc, c, (i0, j0, skip), epi);
+        store_shifted::<R, PLAIN>(s, &acc, c, (i0, j0, skip));
     }
 }
 
@@ -235,7 +235,6 @@ fn store_shifted<const R: usize, const PLAIN: bool>(
     acc: &[[F32s; NV]; R],
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
-    epi: &dyn Epilogue,
 ) {
     for (r, acc_row) in acc.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, NR);
@@ -249,7 +248,6 @@ fn store_shifted<const R: usize, const PLAIN: bool>(
             }
         }
     }
-    epi.apply(c, (i0, j0 + skip), (R, NR - skip));
 }
 
 /// `k` rows of `len >= N` floats, `rs` apart, at the start of `data`: the
