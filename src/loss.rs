@@ -218,10 +218,14 @@ pub fn softmax_cross_entropy(
         let e_label = g[label];
         g[label] = 0.0;
         let others = vector_sum(g);
+        // The logarithms in f32 (within 1 ulp, about 1e-7 relative, well
+        // inside the bound below): without a double-precision FPU an f64
+        // logarithm is a software routine of thousands of instructions. The
+        // difference of logits stays in f64, where it is exact.
         total += if e_label > 0.5 {
-            libm::log1p(f64::from(others) / f64::from(e_label))
+            f64::from(libm::log1pf(others / e_label))
         } else {
-            (f64::from(m) - f64::from(row[label])) + libm::log(f64::from(sum))
+            (f64::from(m) - f64::from(row[label])) + f64::from(libm::logf(sum))
         };
         let s = F32s::splat(sum);
         let w = F32s::splat(inv_b);
