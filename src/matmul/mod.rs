@@ -82,7 +82,7 @@ pub use fused::gemm_bias_activation;
 pub use parallel::{gemm_parallel, gemm_parallel_workspace_len};
 pub use view::{MatMut, MatRef};
 
-pub(crate) use small::{dot, is_small, is_tiny, mul_add};
+pub(crate) use small::{dot, is_small, is_tiny, mul_add, pairs};
 
 use crate::error::{Error, Result, check_capacity};
 use driver::{Epilogue, Plain, gemm_packed};

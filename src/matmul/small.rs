@@ -73,6 +73,12 @@ pub(crate) fn mul_add(a: f32, b: f32, c: f32) -> f32 {
         .to_array()[0]
 }
 
+/// The pairs `(a[i], b[i])` of two slices, for [`dot`].
+#[inline(always)]
+pub(crate) fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (f32, f32)> + 'a {
+    a.iter().copied().zip(b.iter().copied())
+}
+
 /// The dot product of the pairs, accumulated in order from 0 with the
 /// micro-kernel's rounding: every element of a tiny product, and of the
 /// per-element layers of [`nn`](crate::nn), which must give the same bits.
@@ -118,7 +124,7 @@ pub(crate) fn gemm_tiny(
             let acc = if contiguous {
                 let a_row = &a.data[i * a.rs..][..k];
                 let b_col = &b.data[j * b.cs..][..k];
-                dot(a_row.iter().copied().zip(b_col.iter().copied()))
+                dot(pairs(a_row, b_col))
             } else {
                 dot((0..k).map(|p| (a.data[i * a.rs + p * a.cs], b.data[p * b.rs + j * b.cs])))
             };

@@ -3,7 +3,7 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
-use crate::matmul::{dot, gemm, gemm_bias_activation, is_tiny, mul_add};
+use crate::matmul::{dot, gemm, gemm_bias_activation, is_tiny, mul_add, pairs};
 use crate::{Activation, MatMut, MatRef};
 use rand_core::Rng;
 
@@ -311,11 +311,6 @@ impl Mlp<'_> {
     }
 }
 
-/// The pairs `(a[i], b[i])` of two slices.
-fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (f32, f32)> + 'a {
-    a.iter().copied().zip(b.iter().copied())
-}
-
 /// A layer's backward products from `dz`, the `(batch, units)` gradient of
 /// its pre-activations, with `x` its `(batch, fan_in)` input and `w` its
 /// `(units, fan_in)` weights: `dw = dz^T * x`, `db` = column sums of `dz`,
@@ -340,12 +335,7 @@ fn products(
         MatMut::new(dw, units, fan_in)?,
         workspace,
     )?;
-    db.fill(0.0);
-    for row in dz.chunks_exact(units) {
-        for (d, v) in db.iter_mut().zip(row) {
-            *d += v;
-        }
-    }
+    column_sums(dz, db);
     if let Some(dx) = dx {
         gemm(
             1.0,
@@ -372,20 +362,22 @@ fn products_tiny(
     dx: Option<&mut [f32]>,
 ) {
     let (units, fan_in) = (db.len(), dw.len() / db.len());
+    if dz.is_empty() {
+        // An empty batch: no terms, every sum is 0.
+        dw.fill(0.0);
+    }
     for (r, (dz, x)) in dz
         .chunks_exact(units)
         .zip(x.chunks_exact(fan_in))
         .enumerate()
     {
-        // The first row starts every sum from 0.
-        let first = r == 0;
-        for ((dw, db), &d) in dw.chunks_exact_mut(fan_in).zip(db.iter_mut()).zip(dz) {
+        for (dw, &d) in dw.chunks_exact_mut(fan_in).zip(dz) {
             for (dw, &x) in dw.iter_mut().zip(x) {
-                *dw = mul_add(d, x, if first { 0.0 } else { *dw });
+                *dw = mul_add(d, x, if r == 0 { 0.0 } else { *dw });
             }
-            *db = if first { 0.0 } else { *db } + d;
         }
     }
+    column_sums(dz, db);
     if let Some(dx) = dx {
         for (dz, dx) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(fan_in)) {
             for (j, (w, &d)) in w.chunks_exact(fan_in).zip(dz).enumerate() {
@@ -393,6 +385,22 @@ fn products_tiny(
                     *dx = mul_add(d, w, if j == 0 { 0.0 } else { *dx });
                 }
             }
+        }
+    }
+}
+
+/// `db` = the column sums of the rows of `dz` (`db.len()` columns), each
+/// summed in row order from 0. The first row starts the sums, so a tiny
+/// layer needs no separate zeroing pass.
+fn column_sums(dz: &[f32], db: &mut [f32]) {
+    let mut rows = dz.chunks_exact(db.len());
+    match rows.next() {
+        Some(first) => db.iter_mut().zip(first).for_each(|(d, v)| *d = 0.0 + v),
+        None => db.fill(0.0),
+    }
+    for row in rows {
+        for (d, v) in db.iter_mut().zip(row) {
+            *d += v;
         }
     }
 }
