@@ -18,19 +18,18 @@ impl Epilogue for BiasActivation<'_> {
     #[inline(always)]
     fn apply(&self, c: &mut MatMut, (i0, j0): (usize, usize), (rows, cols): (usize, usize)) {
         let bias = &self.bias[j0..][..cols];
+        for i in i0..i0 + rows {
+            let row = c.row_segment(i, j0, cols);
+            row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
+        }
         // The activation was validated up front and in-place forward has no
         // length to mismatch, so it cannot fail.
         let whole_rows = cols == c.cols;
         if let Some(block) = c.rows_mut(i0, rows).filter(|_| whole_rows) {
-            for row in block.chunks_exact_mut(cols) {
-                row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
-            }
             let _ = self.activation.forward_in_place(block);
         } else {
             for i in i0..i0 + rows {
-                let row = c.row_segment(i, j0, cols);
-                row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
-                let _ = self.activation.forward_in_place(row);
+                let _ = self.activation.forward_in_place(c.row_segment(i, j0, cols));
             }
         }
     }
@@ -38,8 +37,8 @@ impl Epilogue for BiasActivation<'_> {
 
 /// `C = act(A * B + bias)`: a dense layer's forward pass, with the bias (a
 /// row vector of length `n`, added to every row) and the activation applied
-/// to each tile of C right after the micro-kernel writes it, while it is
-/// still in L1, instead of in a second pass over C.
+/// to each finished block of C (a strip of whole rows where the path
+/// allows) while it is still in cache, instead of in a second pass over C.
 ///
 /// `a` is `m x k`, `b` is `k x n`, `c` is `m x n` and is only written.
 /// `workspace` is sized by [`gemm_workspace_len`], as for
