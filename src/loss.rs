@@ -16,13 +16,47 @@ use crate::simd::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
 /// Vectors summed in f32 before the partial sum is folded into f64.
 const FOLD: usize = 64;
 
+/// A loss's sum of terms, from partial sums of up to [`FOLD`] vectors: one
+/// partial sum stays in f32, more are added in f64. A small batch so needs no
+/// f64 arithmetic, which a single-precision FPU does in software.
+#[derive(Clone, Copy)]
+enum Total {
+    Empty,
+    Single(f32),
+    Folded(f64),
+}
+
+impl Total {
+    fn add(self, partial: f32) -> Self {
+        match self {
+            Total::Empty => Total::Single(partial),
+            Total::Single(s) => Total::Folded(f64::from(s) + f64::from(partial)),
+            Total::Folded(s) => Total::Folded(s + f64::from(partial)),
+        }
+    }
+
+    /// The mean of `n` terms, as [`mean_f32`] rounds it.
+    fn mean(self, n: usize) -> f32 {
+        match self {
+            Total::Empty => mean_of_f32(0.0, n),
+            Total::Single(s) => mean_of_f32(s, n),
+            Total::Folded(s) => mean_f32(s, n),
+        }
+    }
+}
+
 /// Sums `f(a, b)` over the vectors of two equal-length slices while writing
 /// `g(a, b)` to `out`; the padded lanes of the tail count for nothing.
-fn fused_sum(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(F32s, F32s) -> (F32s, F32s)) -> f64 {
+fn fused_sum(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    f: impl Fn(F32s, F32s) -> (F32s, F32s),
+) -> Total {
     let (ab, at) = a.as_chunks::<LANES>();
     let (bb, bt) = b.as_chunks::<LANES>();
     let (ob, ot) = out.as_chunks_mut::<LANES>();
-    let mut total = 0.0f64;
+    let mut total = Total::Empty;
     for ((ac, bc), oc) in ab
         .chunks(FOLD)
         .zip(bb.chunks(FOLD))
@@ -34,20 +68,21 @@ fn fused_sum(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(F32s, F32s) -> (F
             acc += v;
             *o = g.to_array();
         }
-        total += f64::from(acc.reduce_add());
+        total = total.add(acc.reduce_add());
     }
     if EMULATED {
+        let mut tail = None;
         for ((x, y), o) in at.iter().zip(bt).zip(ot) {
             let (v, g) = f(F32s::splat(*x), F32s::splat(*y));
-            total += f64::from(lane0(v));
+            tail = Some(tail.map_or(lane0(v), |t: f32| t + lane0(v)));
             *o = lane0(g);
+        }
+        if let Some(tail) = tail {
+            total = total.add(tail);
         }
     } else if !at.is_empty() {
         let (v, g) = f(load_partial(at, 0.0), load_partial(bt, 0.0));
-        total += v.to_array()[..at.len()]
-            .iter()
-            .map(|&e| f64::from(e))
-            .sum::<f64>();
+        total = total.add(v.to_array()[..at.len()].iter().sum());
         store_partial(g, ot);
     }
     total
@@ -63,10 +98,19 @@ fn fused_sum(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(F32s, F32s) -> (F
 fn mean_f32(x: f64, n: usize) -> f32 {
     let narrow = x as f32;
     // Compared as bits: an f64 `==` is a library call without a double FPU.
-    if n <= 1 << 24 && f64::from(narrow).to_bits() == x.to_bits() {
-        narrow / n as f32
+    if f64::from(narrow).to_bits() == x.to_bits() {
+        mean_of_f32(narrow, n)
     } else {
         (x / n as f64) as f32
+    }
+}
+
+/// [`mean_f32`] of an f32 numerator.
+fn mean_of_f32(x: f32, n: usize) -> f32 {
+    if n <= 1 << 24 {
+        x / n as f32
+    } else {
+        (f64::from(x) / n as f64) as f32
     }
 }
 
@@ -109,7 +153,7 @@ pub fn mse(pred: &[f32], target: &[f32], grad: &mut [f32]) -> Result<f32> {
         let d = p - t;
         (d * d, d * scale)
     });
-    Ok(mean_f32(total, n))
+    Ok(total.mean(n))
 }
 
 /// Binary cross-entropy on logits, `mean(max(x, 0) - x t + ln(1 + e^-|x|))`,
@@ -147,7 +191,7 @@ pub fn bce_with_logits(logits: &[f32], target: &[f32], grad: &mut [f32]) -> Resu
         let s = x.simd_lt(zero).select(z * q, q);
         (loss, (s - t) * inv_n)
     });
-    Ok(mean_f32(total, n))
+    Ok(total.mean(n))
 }
 
 /// Softmax cross-entropy over a batch of `labels.len()` rows of `classes`

@@ -328,6 +328,21 @@ fn invalid_descriptions_are_errors() {
     for p in [1.0, -0.1, f32::NAN, 2.0] {
         assert!(Mlp::new(3, &[LayerSpec::new(2, Activation::Relu).with_dropout(p)]).is_err());
     }
+    // A bad activation hyperparameter is caught here, not in the passes.
+    for activation in [
+        Activation::LeakyRelu(f32::NAN),
+        Activation::Elu(-1.0),
+        Activation::Elu(f32::INFINITY),
+    ] {
+        let layers = [
+            LayerSpec::new(2, Activation::Relu),
+            LayerSpec::new(1, activation),
+        ];
+        assert!(matches!(
+            Mlp::new(3, &layers),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
     let huge = [LayerSpec::new(usize::MAX / 2, Activation::Relu)];
     assert_eq!(
         Mlp::new(3, &huge).unwrap_err(),

@@ -106,17 +106,17 @@ impl Activation {
     /// Checks the hyperparameter: `LeakyRelu`'s slope must be finite, and
     /// `Elu`'s alpha finite and non-negative. Every other method calls this
     /// first, so a bad value is an [`Error::InvalidParameter`], never a NaN.
-    pub fn validate(&self) -> Result<()> {
+    pub const fn validate(&self) -> Result<()> {
         match *self {
             Activation::LeakyRelu(slope) if !slope.is_finite() => Err(Error::InvalidParameter {
                 arg: "LeakyRelu slope",
-                value: f64::from(slope),
+                value: slope as f64,
                 expected: "finite",
             }),
             Activation::Elu(alpha) if !(alpha.is_finite() && alpha >= 0.0) => {
                 Err(Error::InvalidParameter {
                     arg: "Elu alpha",
-                    value: f64::from(alpha),
+                    value: alpha as f64,
                     expected: "finite and >= 0",
                 })
             }

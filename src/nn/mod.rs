@@ -37,6 +37,17 @@
 //! and the activation kernels, so its results are bit for bit those of the
 //! gemm path.
 //!
+//! # A network known at compile time
+//!
+//! [`Mlp::forward`], [`Mlp::backward`] and [`Mlp::step`] are
+//! `#[inline(always)]`, and so is every optimizer's step, while the gemm
+//! paths of large layers stay out of line. For a `const` network and
+//! optimizer, the usual case in firmware, the compiler then knows every
+//! shape, activation and hyperparameter: the checks and the dispatch fold
+//! away and the loops over tiny layers unroll. On a Cortex-M4F this took a
+//! training step of a 2-4-1 network from 2,560 instructions to 680 (see the
+//! README), and the code grew no larger.
+//!
 //! # Example
 //!
 //! XOR with a 2-4-1 network, everything on the stack:
@@ -221,9 +232,10 @@ const fn slots(layer: &LayerSpec) -> usize {
 impl<'a> Mlp<'a> {
     /// Checks and wraps a network description.
     ///
-    /// Fails if `input` is 0, `layers` is empty, a layer has 0 units or its
-    /// dropout probability is not in `[0, 1)`, or the parameter count
-    /// overflows `usize`.
+    /// Fails if `input` is 0, `layers` is empty, a layer has 0 units, its
+    /// dropout probability is not in `[0, 1)` or its activation an invalid
+    /// hyperparameter (see [`Activation::validate`]), or the parameter
+    /// count overflows `usize`.
     pub const fn new(input: usize, layers: &'a [LayerSpec]) -> Result<Self> {
         if input == 0 {
             return Err(Error::InvalidParameter {
@@ -255,6 +267,9 @@ impl<'a> Mlp<'a> {
                     value: l.dropout as f64,
                     expected: "in [0, 1)",
                 });
+            }
+            if let Err(e) = l.activation.validate() {
+                return Err(e);
             }
             i += 1;
         }
@@ -471,6 +486,7 @@ impl<'a> Mlp<'a> {
     /// Fails if `params` or `grads` do not have [`Mlp::param_len`]
     /// elements, `state` does not have [`Mlp::state_len`] elements, or an
     /// optimizer rejects its configuration.
+    #[inline(always)]
     pub fn step<W, B>(
         &self,
         t: u64,

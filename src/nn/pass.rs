@@ -9,6 +9,7 @@ use rand_core::Rng;
 
 impl Mlp<'_> {
     /// Checks the arguments every pass shares.
+    #[inline]
     fn check_pass(
         &self,
         params: &[f32],
@@ -30,6 +31,7 @@ impl Mlp<'_> {
     /// activation, with none of gemm's per-call checks, since the shapes
     /// hold by construction. The bits are those of the fused gemm.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn dense(
         &self,
         (w, b): (&[f32], &[f32]),
@@ -43,7 +45,6 @@ impl Mlp<'_> {
     ) -> Result<()> {
         let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
         if is_tiny(batch, units, fan_in) {
-            activation.validate()?;
             let mut keep = keep;
             let rows = x.chunks_exact(fan_in).zip(y.chunks_exact_mut(units));
             for (r, (x, y)) in rows.enumerate() {
@@ -57,36 +58,13 @@ impl Mlp<'_> {
             }
             return Ok(());
         }
-        let (a, w) = (
-            MatRef::new(x, batch, fan_in)?,
-            MatRef::new(w, units, fan_in)?,
-        );
-        match keep {
-            Some(z) => {
-                gemm_bias_activation(
-                    a,
-                    w.t(),
-                    b,
-                    Activation::Identity,
-                    MatMut::new(z, batch, units)?,
-                    workspace,
-                )?;
-                activation.forward(z, y)
-            }
-            None => gemm_bias_activation(
-                a,
-                w.t(),
-                b,
-                activation,
-                MatMut::new(y, batch, units)?,
-                workspace,
-            ),
-        }
+        dense_gemm((w, b), x, batch, activation, keep, y, workspace)
     }
 
     /// The offsets of each layer's weights and of its biases in the
     /// parameters (or gradients), first layer first, computed in one sweep
     /// instead of once per layer.
+    #[inline]
     fn walk(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         let mut w = 0;
         let mut b = self.weight_len();
@@ -100,6 +78,7 @@ impl Mlp<'_> {
 
     /// Layer `l`'s weights and biases in `params` (checked to be
     /// [`Mlp::param_len`] long), at offsets `(w, b)` from [`Mlp::walk`].
+    #[inline]
     fn slices<'p>(
         &self,
         params: &'p [f32],
@@ -130,6 +109,7 @@ impl Mlp<'_> {
     /// Fails if a buffer's length differs from its [`Mlp`] length function
     /// (`workspace` may be longer), or `input` is not `batch * input` long.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub fn forward<'b, R: Rng + ?Sized>(
         &self,
         params: &[f32],
@@ -204,6 +184,7 @@ impl Mlp<'_> {
     /// (`workspace` may be longer), `input` is not `batch * input` long or
     /// `grad_output` not `batch * output`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub fn backward(
         &self,
         params: &[f32],
@@ -230,7 +211,10 @@ impl Mlp<'_> {
         let (grad_w, grad_b) = grads.split_at_mut(weights);
         // Offsets of the layer's weights and biases, walked from the end.
         let (mut w0, mut b0) = (weights, self.param_len());
-        for (l, spec) in self.layers.iter().enumerate().rev() {
+        // By index: for a constant network LLVM unrolls this form of the
+        // loop, as it does the forward pass's, and not the iterator form.
+        for l in (0..self.layers.len()).rev() {
+            let spec = &self.layers[l];
             let (fan_in, n) = (self.fan_in(l), batch * spec.units);
             start -= self.slots(l) * n;
             w0 -= spec.units * fan_in;
@@ -246,7 +230,7 @@ impl Mlp<'_> {
             } else {
                 &fwd[start - batch * fan_in..start]
             };
-            let (w, _) = self.slices(params, l, (w0, b0));
+            let w = &params[w0..][..spec.units * fan_in];
             let dw = &mut grad_w[w0..][..w.len()];
             let db = &mut grad_b[b0 - weights..][..spec.units];
             let dx = if l > 0 {
@@ -255,7 +239,6 @@ impl Mlp<'_> {
                 None
             };
             if is_tiny(batch, spec.units, fan_in) {
-                spec.activation.validate()?;
                 for ((g, &z), &y) in dz.iter_mut().zip(z).zip(y) {
                     *g = spec.activation.backward_one(z, y, *g);
                 }
@@ -311,6 +294,47 @@ impl Mlp<'_> {
     }
 }
 
+/// [`Mlp::dense`] through the fused gemm, for layers that are not tiny: kept
+/// out of line, so that inlining the passes copies only the tiny path.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dense_gemm(
+    (w, b): (&[f32], &[f32]),
+    x: &[f32],
+    batch: usize,
+    activation: Activation,
+    keep: Option<&mut [f32]>,
+    y: &mut [f32],
+    workspace: &mut [f32],
+) -> Result<()> {
+    let (units, fan_in) = (b.len(), w.len() / b.len());
+    let (a, w) = (
+        MatRef::new(x, batch, fan_in)?,
+        MatRef::new(w, units, fan_in)?,
+    );
+    match keep {
+        Some(z) => {
+            gemm_bias_activation(
+                a,
+                w.t(),
+                b,
+                Activation::Identity,
+                MatMut::new(z, batch, units)?,
+                workspace,
+            )?;
+            activation.forward(z, y)
+        }
+        None => gemm_bias_activation(
+            a,
+            w.t(),
+            b,
+            activation,
+            MatMut::new(y, batch, units)?,
+            workspace,
+        ),
+    }
+}
+
 /// A layer's backward products from `dz`, the `(batch, units)` gradient of
 /// its pre-activations, with `x` its `(batch, fan_in)` input and `w` its
 /// `(units, fan_in)` weights: `dw = dz^T * x`, `db` = column sums of `dz`,
@@ -352,7 +376,8 @@ fn products(
 /// [`products`] for a tiny layer, element by element, as rank-1 updates
 /// over the rows of `dz`: every element still accumulates its terms in
 /// order from 0 with the rounding of gemm's path for tiny products, so the
-/// bits are the same, and every access is contiguous.
+/// bits are the same, and every access is contiguous. Not forced inline:
+/// then LLVM would not unroll the backward pass's loop over the layers.
 fn products_tiny(
     dz: &[f32],
     x: &[f32],
@@ -392,6 +417,7 @@ fn products_tiny(
 /// `db` = the column sums of the rows of `dz` (`db.len()` columns), each
 /// summed in row order from 0. The first row starts the sums, so a tiny
 /// layer needs no separate zeroing pass.
+#[inline]
 fn column_sums(dz: &[f32], db: &mut [f32]) {
     let mut rows = dz.chunks_exact(db.len());
     match rows.next() {

@@ -70,6 +70,7 @@ impl Optimizer for Adagrad {
         planes_len(n, 1, 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         non_negative("lr", self.lr)?;
         non_negative("lr_decay", self.lr_decay)?;
@@ -140,6 +141,7 @@ impl Optimizer for Adadelta {
         planes_len(n, 2, 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         non_negative("lr", self.lr)?;
         unit_closed("rho", self.rho)?;
@@ -220,6 +222,7 @@ impl Optimizer for RmsProp {
         planes_len(n, self.planes(), 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         non_negative("lr", self.lr)?;
         non_negative("alpha", self.alpha)?;

@@ -112,6 +112,7 @@ impl Optimizer for Adam {
         planes_len(n, self.planes(), 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
         check_step(t, params, grads, state, self.planes(), 0)?;
@@ -212,6 +213,7 @@ impl Optimizer for AdamW {
         self.as_adam().state_len(n)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.as_adam().step(t, params, grads, state)
     }
@@ -259,6 +261,7 @@ impl Optimizer for Adamax {
         planes_len(n, 2, 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
         check_step(t, params, grads, state, 2, 0)?;
@@ -330,6 +333,7 @@ impl Optimizer for NAdam {
         planes_len(n, 2, 1)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
         non_negative("momentum_decay", self.momentum_decay)?;
@@ -417,6 +421,7 @@ impl Optimizer for RAdam {
         planes_len(n, 2, 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
         check_step(t, params, grads, state, 2, 0)?;

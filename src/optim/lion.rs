@@ -46,6 +46,7 @@ impl Optimizer for Lion {
         planes_len(n, 1, 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         non_negative("lr", self.lr)?;
         unit_closed("betas.0", self.betas.0)?;

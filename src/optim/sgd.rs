@@ -81,6 +81,7 @@ impl Optimizer for Sgd {
         planes_len(n, self.planes(), 0)
     }
 
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
