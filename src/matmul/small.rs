@@ -14,7 +14,7 @@
 //!   swept one `NR`-column strip at a time: the strip's slice of B is
 //!   packed once, and each `MR`-row slice of A is packed as it is used.
 //!
-//! The stack buffers take `KS * (MR + NR)` floats (11 KiB with AVX2, 2 KiB
+//! The stack buffers take `KS * (MR + NR)` floats (11 KiB with AVX2, 1 KiB
 //! on Cortex-M).
 //!
 //! Tiny products (at most [`TINY_MAX`] multiply-adds, such as the layers of
@@ -33,9 +33,8 @@ use crate::simd::F32s;
 /// path without workspace.
 const SMALL_MAX: usize = 1 << 19;
 
-/// Slice of the inner dimension packed on the stack at a time: the two
-/// buffers take `KS * (MR + NR)` floats, 11 KiB with AVX2 and 1 KiB on a
-/// microcontroller (MR = NR = 4), where stack is scarce.
+/// Slice of the inner dimension packed on the stack at a time; shorter on
+/// targets without SIMD, microcontrollers, where stack is scarce.
 #[cfg(any(
     target_arch = "x86",
     target_arch = "x86_64",
