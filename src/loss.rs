@@ -70,20 +70,22 @@ fn fused_sum(
         }
         total = total.add(acc.reduce_add());
     }
-    if EMULATED {
-        let mut tail = None;
-        for ((x, y), o) in at.iter().zip(bt).zip(ot) {
-            let (v, g) = f(F32s::splat(*x), F32s::splat(*y));
-            tail = Some(tail.map_or(lane0(v), |t: f32| t + lane0(v)));
-            *o = lane0(g);
-        }
-        if let Some(tail) = tail {
-            total = total.add(tail);
-        }
-    } else if !at.is_empty() {
-        let (v, g) = f(load_partial(at, 0.0), load_partial(bt, 0.0));
-        total = total.add(v.to_array()[..at.len()].iter().sum());
-        store_partial(g, ot);
+    if !at.is_empty() {
+        let tail = if EMULATED {
+            // -0.0 is the identity of addition: the sum is that of the terms.
+            let mut sum = -0.0;
+            for ((x, y), o) in at.iter().zip(bt).zip(ot) {
+                let (v, g) = f(F32s::splat(*x), F32s::splat(*y));
+                sum += lane0(v);
+                *o = lane0(g);
+            }
+            sum
+        } else {
+            let (v, g) = f(load_partial(at, 0.0), load_partial(bt, 0.0));
+            store_partial(g, ot);
+            v.to_array()[..at.len()].iter().sum()
+        };
+        total = total.add(tail);
     }
     total
 }
