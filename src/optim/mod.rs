@@ -89,7 +89,7 @@ pub trait Optimizer {
     /// The optimizers of this module implement it `#[inline(always)]`: with
     /// a configuration known at compile time, its checks and branches fold
     /// away (on a Cortex-M4F, SGD on the 17 parameters of a 2-4-1 network
-    /// went from about 480 instructions to 120).
+    /// went from about 480 instructions to 120-160).
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()>;
 }
 
