@@ -35,7 +35,7 @@ use rand_core::Rng;
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::rng::{STREAMS, StreamRng};
-use crate::simd::{F32s, LANES, U32s, bitcast, store_partial};
+use crate::backend::{F32s, LANES, U32s, bitcast, store_partial};
 
 /// Which fan a He (Kaiming) initialisation scales by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

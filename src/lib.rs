@@ -129,7 +129,7 @@
 extern crate std;
 
 pub mod activation;
-mod arch;
+mod backend;
 pub mod clip;
 pub mod dropout;
 mod error;
@@ -141,7 +141,6 @@ pub mod optim;
 pub mod reference;
 pub mod rng;
 pub mod schedule;
-mod simd;
 #[cfg(feature = "std")]
 pub mod train;
 
@@ -152,4 +151,4 @@ pub use matmul::{MatMut, MatRef};
 pub use optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
 };
-pub use simd::SIMD_BACKEND;
+pub use backend::SIMD_BACKEND;

@@ -34,7 +34,7 @@
 
 use rand_core::Rng;
 
-use crate::simd::{LANES, U32s};
+use crate::backend::{LANES, U32s};
 
 /// The number of interleaved xoshiro128++ streams, and of `u32` words in one
 /// block of output.

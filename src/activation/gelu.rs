@@ -4,7 +4,7 @@ use super::vmath::{
     at_least, at_most, exp_neg_hi_lo_parts, normal_pdf, normal_upper_tail_times, sigmoid_pair,
     square_hi_lo, two_prod, two_sum,
 };
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 /// Below this both GELUs are -0 in f32 (and -inf * 0 would be NaN).
 const LOW: f32 = -20.0;

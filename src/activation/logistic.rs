@@ -2,7 +2,7 @@
 //! `e^-|x|` so nothing overflows.
 
 use super::vmath::{at_least, at_most, exp_neg, exp_neg_parts, log1p_unit, neg_abs, sigmoid_pair};
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 /// Below this SiLU is -0 in f32 (and -inf * 0 would be NaN).
 const SILU_LOW: f32 = -200.0;

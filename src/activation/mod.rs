@@ -43,7 +43,7 @@ pub(crate) mod vmath;
 pub use softmax::{log_softmax, softmax};
 
 use crate::error::{Error, Result, check_len};
-use crate::simd::{EMULATED, F32s, LANES, lane0, load_partial, map, map_in_place, store_partial};
+use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, map, map_in_place, store_partial};
 
 /// An element-wise activation function, with its hyperparameter if any.
 ///

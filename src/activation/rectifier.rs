@@ -4,7 +4,7 @@
 //! NaN derivative, so NaN reaches `grad_in` instead of being masked to 0.
 
 use super::vmath::{at_most, expm1_neg};
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 /// `1` where `x > 0`, `left` where `x <= 0`, NaN where `x` is NaN.
 #[inline(always)]

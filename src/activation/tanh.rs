@@ -1,6 +1,6 @@
 //! The hyperbolic tangent.
 
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 pub(super) use super::vmath::tanh;
 

@@ -11,7 +11,8 @@
 //! exception, the split behind sigmoid and tanh, hands `e^-v` back as a
 //! power of two and a factor near 1, which the caller never multiplies out.
 
-use crate::simd::{EMULATED, F32s, U32s};
+pub(crate) use crate::backend::{at_least, at_most};
+use crate::backend::{F32s, U32s};
 
 /// 1.5 * 2^23: adding it rounds a float of magnitude below 2^22 to an
 /// integer, which then sits in the low mantissa bits.
@@ -29,42 +30,6 @@ const SIGN: u32 = 0x8000_0000;
 /// Keeps the 12 high significand bits, so the product of two such halves
 /// is exact in f32.
 const SPLIT_MASK: u32 = 0xFFFF_F000;
-
-/// `x` where `x >= lo` or `x` is NaN, `lo` otherwise.
-///
-/// `min`/`max` differ between backends in which operand survives a NaN, so
-/// this is a compare and select, except on x86: there `maxps(lo, x)` is
-/// exactly that select in one instruction (it returns its second operand
-/// unless the first is greater, so also for a NaN). With [`EMULATED`]
-/// lanes it is a scalar select per lane (a conditional move), not a mask
-/// built and blended bit by bit.
-#[inline(always)]
-pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
-    if EMULATED {
-        return F32s::new(x.to_array().map(|v| if v < lo { lo } else { v }));
-    }
-    let lo = F32s::splat(lo);
-    if cfg!(target_feature = "sse") {
-        lo.fast_max(x)
-    } else {
-        x.simd_lt(lo).select(lo, x)
-    }
-}
-
-/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise (on x86 one `minps`,
-/// see [`at_least`]).
-#[inline(always)]
-pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
-    if EMULATED {
-        return F32s::new(x.to_array().map(|v| if v > hi { hi } else { v }));
-    }
-    let hi = F32s::splat(hi);
-    if cfg!(target_feature = "sse") {
-        hi.fast_min(x)
-    } else {
-        x.simd_gt(hi).select(hi, x)
-    }
-}
 
 /// `-|x|`, by setting the sign bit.
 #[inline(always)]

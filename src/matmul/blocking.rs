@@ -28,40 +28,16 @@
 //! next cache line of the same rows. On a 1024 x 1024 x 1024 product this
 //! order is about 1.3 times faster than the column order.
 //!
-//! Targets without SIMD registers (Cortex-M) have no data cache to block
-//! for, so there the blocks are small to keep the workspace small.
+//! With 16 lanes the `KC x NR` panel of B is twice as wide, so `KC` is
+//! 192. Targets without SIMD registers (Cortex-M) have no data cache to
+//! block for, so there the blocks are small to keep the workspace small.
+//! The numbers live in the backend ([`crate::backend::gemm`]).
 
 use super::kernel::{MR, NR};
 use super::small;
-use crate::simd::LANES;
+use crate::backend::LANES;
 
-#[cfg(any(
-    target_arch = "x86",
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_feature = "simd128"
-))]
-mod sizes {
-    use super::{MR, NR};
-    pub(crate) const KC: usize = if NR > 16 { 192 } else { 512 };
-    pub(crate) const MC: usize = MR * (144 / MR);
-    pub(crate) const NC: usize = NR * (2048 / NR);
-}
-
-#[cfg(not(any(
-    target_arch = "x86",
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_feature = "simd128"
-)))]
-mod sizes {
-    use super::{MR, NR};
-    pub(crate) const KC: usize = 64;
-    pub(crate) const MC: usize = MR * 8;
-    pub(crate) const NC: usize = NR * 16;
-}
-
-pub(crate) use sizes::{KC, MC, NC};
+pub(crate) use crate::backend::gemm::{KC, MC, NC};
 
 /// The length of the slices of the inner dimension for a product with
 /// inner dimension `k`: at most `KC`, and as even as a multiple of the lane

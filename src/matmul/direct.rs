@@ -28,7 +28,7 @@
 use super::driver::Epilogue;
 use super::kernel::{MR, NR, NV, load_row, rank1};
 use super::view::{MatMut, MatRef};
-use crate::simd::{F32s, LANES, load_partial};
+use crate::backend::{F32s, LANES, gemm, load_partial};
 
 /// Rows in a dot-product tile.
 const DR: usize = 2;
@@ -57,12 +57,7 @@ impl Direct {
     /// layout or width suits neither kernel.
     pub(crate) fn choose(a: &MatRef, b: &MatRef) -> Option<Self> {
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        if !cfg!(any(
-            target_arch = "x86",
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_feature = "simd128"
-        )) || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX
+        if !gemm::DIRECT || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX
         {
             None
         } else if b.cs == 1 && n >= NR {
@@ -173,6 +168,9 @@ fn broadcast_with<const PLAIN: bool>(
             broadcast_tile::<MR, PLAIN>(s, &a, &b, c, (i0, j0, skip));
             i0 += MR;
         }
+        // The leftover strip, fewer than `MR` rows, in one tile of its
+        // height (the arms at or past `MR` are never taken).
+        const { assert!(MR <= 14) };
         let at = (i0, j0, skip);
         match m - i0 {
             0 => {}
@@ -180,7 +178,15 @@ fn broadcast_with<const PLAIN: bool>(
             2 => broadcast_tile::<2, PLAIN>(s, &a, &b, c, at),
             3 => broadcast_tile::<3, PLAIN>(s, &a, &b, c, at),
             4 => broadcast_tile::<4, PLAIN>(s, &a, &b, c, at),
-            _ => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at),
+            5 => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at),
+            6 => broadcast_tile::<6, PLAIN>(s, &a, &b, c, at),
+            7 => broadcast_tile::<7, PLAIN>(s, &a, &b, c, at),
+            8 => broadcast_tile::<8, PLAIN>(s, &a, &b, c, at),
+            9 => broadcast_tile::<9, PLAIN>(s, &a, &b, c, at),
+            10 => broadcast_tile::<10, PLAIN>(s, &a, &b, c, at),
+            11 => broadcast_tile::<11, PLAIN>(s, &a, &b, c, at),
+            12 => broadcast_tile::<12, PLAIN>(s, &a, &b, c, at),
+            _ => broadcast_tile::<13, PLAIN>(s, &a, &b, c, at),
         }
         // The panel's columns are finished in every row.
         epi.apply(c, (0, j0 + skip), (m, NR - skip));

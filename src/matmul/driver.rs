@@ -5,7 +5,7 @@ use super::blocking::{MC, NC, packed_lens, slice_len};
 use super::kernel::{MR, NR, Tile, kernel};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
-use crate::simd::{F32s, LANES};
+use crate::backend::{F32s, LANES};
 
 /// Work done on each finished block of C, while it is still in cache (for
 /// example a bias and an activation). The paths hand it blocks as large as

@@ -1,57 +1,13 @@
 //! The register-blocked micro-kernel: an `MR x NR` tile of accumulators
 //! updated by `kc` rank-1 updates from packed panels.
 //!
-//! The tile fills the register file and leaves room for the `NV` vectors of
-//! one packed row of B and one broadcast element of A:
-//!
-//! | lanes | registers        | MR x NR | accumulators + B + A |
-//! |-------|------------------|---------|----------------------|
-//! | 16    | 32 zmm (AVX-512) | 14 x 32 | 28 + 2 + 1 = 31      |
-//! | 8     | 16 ymm (AVX2)    | 6 x 16  | 12 + 2 + 1 = 15      |
-//! | 4     | 16 xmm (SSE), 32 (NEON) | 6 x 8 | 12 + 2 + 1 = 15 |
-//! | 4 (scalar fallback, e.g. Cortex-M) | 32 s-registers | 4 x 4 | 16 + 4 + 1 |
-//!
+//! The tile's size is the backend's choice ([`crate::backend::gemm`]).
 //! Each step broadcasts one element of A and does `NV` multiply-adds.
 //! `F32s::mul_add` is a fused multiply-add only where the `fma` target
 //! feature is enabled; elsewhere it rounds twice.
 
-use crate::simd::{F32s, LANES};
-
-#[cfg(target_feature = "avx512f")]
-mod dims {
-    pub(crate) const MR: usize = 14;
-    pub(crate) const NV: usize = 2;
-}
-
-#[cfg(all(
-    not(target_feature = "avx512f"),
-    any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_feature = "simd128"
-    )
-))]
-mod dims {
-    pub(crate) const MR: usize = 6;
-    pub(crate) const NV: usize = 2;
-}
-
-#[cfg(not(any(
-    target_arch = "x86",
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_feature = "simd128"
-)))]
-mod dims {
-    pub(crate) const MR: usize = 4;
-    pub(crate) const NV: usize = 1;
-}
-
-pub(crate) use dims::{MR, NV};
-
-/// Columns in a tile: `NV` vectors.
-pub(crate) const NR: usize = NV * LANES;
+pub(crate) use crate::backend::gemm::{MR, NR, NV};
+use crate::backend::{F32s, LANES};
 
 /// The accumulator tile: `MR` rows of `NV` vectors.
 pub(crate) type Tile = [[F32s; NV]; MR];

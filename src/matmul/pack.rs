@@ -9,7 +9,7 @@
 
 use super::kernel::{MR, NR};
 use super::view::MatRef;
-use crate::simd::{F32s, LANES};
+use crate::backend::{F32s, LANES};
 
 /// Packs rows `i0..i0 + mc` and columns `p0..p0 + kc` of `a` into `out`.
 pub(crate) fn pack_a(

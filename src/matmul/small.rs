@@ -27,28 +27,13 @@ use super::driver::{Epilogue, store_tile};
 use super::kernel::{MR, NR, kernel, kernel_strided};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
-use crate::simd::F32s;
+use crate::backend::F32s;
+use crate::backend::gemm::KS;
 
 /// Products with at most this many multiply-adds (`m * n * k`) take the
 /// path without workspace.
 const SMALL_MAX: usize = 1 << 19;
 
-/// Slice of the inner dimension packed on the stack at a time; shorter on
-/// targets without SIMD, microcontrollers, where stack is scarce.
-#[cfg(any(
-    target_arch = "x86",
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_feature = "simd128"
-))]
-const KS: usize = 128;
-#[cfg(not(any(
-    target_arch = "x86",
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_feature = "simd128"
-)))]
-const KS: usize = 32;
 
 /// Products with at most this many multiply-adds take [`gemm_tiny`]: below
 /// this size the tiled path's stack buffers cost more to set up than the

@@ -5,7 +5,7 @@ use super::{
     Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt, unit_closed,
 };
 use crate::error::Result;
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 /// The gradient after `maximize` and the L2 penalty.
 #[inline(always)]

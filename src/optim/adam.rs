@@ -6,7 +6,7 @@ use super::{
     sqrt, unit_open,
 };
 use crate::error::Result;
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 /// Checks the hyperparameters shared by the family, where torch checks them.
 fn validate(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Result<()> {

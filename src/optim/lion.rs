@@ -2,7 +2,7 @@
 
 use super::{Optimizer, check_step, fused, non_negative, planes_len, splat, unit_closed};
 use crate::error::Result;
-use crate::simd::F32s;
+use crate::backend::F32s;
 
 /// `optax.lion`: the sign of an interpolated momentum, plus decoupled weight
 /// decay.

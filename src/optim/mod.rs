@@ -64,9 +64,9 @@ pub use adam::{Adam, AdamW, Adamax, NAdam, RAdam};
 pub use lion::Lion;
 pub use sgd::Sgd;
 
-use crate::arch;
+use crate::backend::{self, fpu};
 use crate::error::{Error, Result, check_len};
-use crate::simd::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
+use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
 
 /// An optimizer that updates one tensor in place.
 ///
@@ -213,14 +213,11 @@ pub(crate) fn splat(x: f64) -> F32s {
 /// lane), else a correctly rounded software FMA per lane.
 #[inline(always)]
 pub(crate) fn fma(a: F32s, b: F32s, c: F32s) -> F32s {
-    if cfg!(any(
-        target_feature = "fma",
-        all(target_arch = "aarch64", target_feature = "neon")
-    )) {
+    if backend::FMA {
         a.mul_add(b, c)
     } else {
         let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
-        F32s::new(core::array::from_fn(|i| arch::fmaf(a[i], b[i], c[i])))
+        F32s::new(core::array::from_fn(|i| fpu::fmaf(a[i], b[i], c[i])))
     }
 }
 
@@ -228,8 +225,8 @@ pub(crate) fn fma(a: F32s, b: F32s, c: F32s) -> F32s {
 /// Cortex-M FPU's `vsqrt.f32` where `wide` would call a software routine.
 #[inline(always)]
 pub(crate) fn sqrt(x: F32s) -> F32s {
-    if arch::HARDWARE {
-        F32s::new(x.to_array().map(arch::sqrtf))
+    if fpu::HARDWARE {
+        F32s::new(x.to_array().map(fpu::sqrtf))
     } else {
         x.sqrt()
     }

@@ -1,0 +1,59 @@
+//! The matrix product's choices that depend on the target: the register
+//! tile, the cache blocks, the stack slices and which paths exist.
+//!
+//! The tile fills the register file and leaves room for the `NV` vectors of
+//! one packed row of B and one broadcast element of A:
+//!
+//! | lanes | registers        | MR x NR | accumulators + B + A |
+//! |-------|------------------|---------|----------------------|
+//! | 16    | 32 zmm (AVX-512) | 14 x 32 | 28 + 2 + 1 = 31      |
+//! | 8     | 16 ymm (AVX2)    | 6 x 16  | 12 + 2 + 1 = 15      |
+//! | 4     | 16 xmm (SSE), 32 (NEON) | 6 x 8 | 12 + 2 + 1 = 15 |
+//! | 4 emulated (e.g. Cortex-M) | 32 s-registers | 4 x 4 | 16 + 4 + 1 |
+//!
+//! Targets without SIMD registers have no data cache to block for and
+//! little stack, so their blocks and stack slices are small, and they skip
+//! the direct paths (a tile read straight from the views), whose gain is in
+//! the vector loads. [`matmul::blocking`](crate::matmul) explains the sizes.
+
+use super::{EMULATED, LANES};
+
+/// Whether the target has SIMD registers and caches to tune for.
+const SIMD: bool = !EMULATED;
+
+/// Rows in the register tile.
+pub(crate) const MR: usize = if !SIMD {
+    4
+} else if LANES == 16 {
+    14
+} else {
+    6
+};
+
+/// Vectors in a row of the register tile.
+pub(crate) const NV: usize = if SIMD { 2 } else { 1 };
+
+/// Columns in the register tile.
+pub(crate) const NR: usize = NV * LANES;
+
+/// The longest slice of the inner dimension packed at a time.
+pub(crate) const KC: usize = if !SIMD {
+    64
+} else if NR > 16 {
+    192
+} else {
+    512
+};
+
+/// Rows of A packed at a time (a multiple of [`MR`]).
+pub(crate) const MC: usize = MR * if SIMD { 144 / MR } else { 8 };
+
+/// Columns of B packed at a time (a multiple of [`NR`]).
+pub(crate) const NC: usize = NR * if SIMD { 2048 / NR } else { 16 };
+
+/// Slice of the inner dimension that the workspace-free path packs on the
+/// stack at a time.
+pub(crate) const KS: usize = if SIMD { 128 } else { 32 };
+
+/// Whether the direct paths exist.
+pub(crate) const DIRECT: bool = SIMD;

@@ -1,0 +1,293 @@
+//! What depends on the target, decided in one place.
+//!
+//! This is the only module that reads the target configuration
+//! (`target_feature`, `target_arch`, and the `microprop_lanes` cfg below) and
+//! the only one that names `wide`. Every other module takes its decisions
+//! from here:
+//!
+//! - the lane types [`F32s`], [`I32s`], [`U32s`] and their width [`LANES`];
+//! - whether [`F32s::mul_add`](wide::f32x4::mul_add) is one fused
+//!   instruction ([`FMA`]) and whether the lanes are emulated one by one
+//!   ([`EMULATED`]);
+//! - how a compare-and-select clamp is best written ([`at_least`],
+//!   [`at_most`]);
+//! - the Cortex-M FPU's instructions ([`fpu`]);
+//! - the matrix product's register tile, cache blocks and which of its
+//!   paths exist ([`gemm`]).
+//!
+//! # Lane width
+//!
+//! `wide` picks its instructions when the crate is compiled, so the width is
+//! fixed at compile time: 16 lanes where `avx512f` is enabled, 8 with `avx`,
+//! and 4 everywhere else (SSE2, NEON, wasm `simd128`, and `wide`'s portable
+//! scalar lanes on microcontrollers).
+//!
+//! # Forced widths
+//!
+//! Code for a width that the build machine's CPU does not select is still
+//! shipped, so the tests must run it anyway. Building with
+//! `RUSTFLAGS='--cfg microprop_lanes="16"'` (or `"8"`, `"4"`, `"emulated"`)
+//! makes the whole crate use that width on any x86-64 machine, with every
+//! width-dependent choice (tile, blocks, paths, tails) following it: `wide`
+//! runs a 16-lane vector as two 8-lane or four 4-lane ones where the CPU
+//! lacks AVX-512, with the same results lane for lane. `"emulated"` takes the
+//! choices of a target without SIMD registers (a Cortex-M): 4 lanes processed
+//! as if one by one, scalar tails, the small register tile and blocks, no
+//! direct matrix paths.
+//!
+//! Tails are handled by padding: the last partial chunk is copied into a full
+//! vector, processed by the same vector code as the body, and only its valid
+//! lanes are stored. Every element therefore goes through identical
+//! arithmetic whatever its position, and no element is processed twice (which
+//! matters for in-place updates).
+
+pub(crate) mod fpu;
+pub(crate) mod gemm;
+
+#[cfg(any(
+    microprop_lanes = "16",
+    all(
+        not(any(microprop_lanes = "8", microprop_lanes = "4", microprop_lanes = "emulated")),
+        target_feature = "avx512f"
+    )
+))]
+mod lanes {
+    pub(crate) type F32s = wide::f32x16;
+    pub(crate) type I32s = wide::i32x16;
+    pub(crate) type U32s = wide::u32x16;
+    pub(crate) const LANES: usize = 16;
+}
+
+#[cfg(any(
+    microprop_lanes = "8",
+    all(
+        not(any(microprop_lanes = "16", microprop_lanes = "4", microprop_lanes = "emulated")),
+        target_feature = "avx",
+        not(target_feature = "avx512f")
+    )
+))]
+mod lanes {
+    pub(crate) type F32s = wide::f32x8;
+    pub(crate) type I32s = wide::i32x8;
+    pub(crate) type U32s = wide::u32x8;
+    pub(crate) const LANES: usize = 8;
+}
+
+#[cfg(any(
+    microprop_lanes = "4",
+    microprop_lanes = "emulated",
+    all(
+        not(any(microprop_lanes = "16", microprop_lanes = "8")),
+        not(target_feature = "avx")
+    )
+))]
+mod lanes {
+    pub(crate) type F32s = wide::f32x4;
+    pub(crate) type I32s = wide::i32x4;
+    pub(crate) type U32s = wide::u32x4;
+    pub(crate) const LANES: usize = 4;
+}
+
+pub(crate) use lanes::{F32s, I32s, LANES, U32s};
+
+/// Whether the width was forced with the `microprop_lanes` cfg.
+const FORCED: bool = cfg!(any(
+    microprop_lanes = "16",
+    microprop_lanes = "8",
+    microprop_lanes = "4",
+    microprop_lanes = "emulated"
+));
+
+/// Whether the lanes are emulated one by one (no SIMD unit, as on a
+/// Cortex-M): there a padded partial vector costs as much as a full one, so
+/// a short tail is cheaper one element at a time with [`lane0`], and the
+/// matrix product uses a small tile and no direct paths.
+pub(crate) const EMULATED: bool = if FORCED {
+    cfg!(microprop_lanes = "emulated")
+} else {
+    !cfg!(any(
+        target_feature = "sse2",
+        target_feature = "neon",
+        target_feature = "simd128"
+    ))
+};
+
+/// Whether `F32s::mul_add` is a fused multiply-add (one rounding); elsewhere
+/// `wide` computes it as a product and a sum, rounded twice.
+pub(crate) const FMA: bool = cfg!(any(
+    target_feature = "fma",
+    all(target_arch = "aarch64", target_feature = "neon")
+));
+
+/// The instruction set the kernels were compiled for, and the lane width.
+///
+/// `wide` chooses its code paths at compile time, so this names what the
+/// build flags enabled (for example with `RUSTFLAGS="-C target-cpu=native"`),
+/// not what the CPU running the program could do. A width forced with the
+/// `microprop_lanes` cfg is marked "forced". Benches and the trainer print
+/// it next to their figures.
+pub const SIMD_BACKEND: &str = backend_name();
+
+const fn backend_name() -> &'static str {
+    if FORCED {
+        return match (LANES, EMULATED) {
+            (_, true) => "forced emulated (4 x f32)",
+            (16, _) => "forced 16 lanes (16 x f32)",
+            (8, _) => "forced 8 lanes (8 x f32)",
+            _ => "forced 4 lanes (4 x f32)",
+        };
+    }
+    if cfg!(target_feature = "avx512f") {
+        "avx512f (16 x f32)"
+    } else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+        "avx2+fma (8 x f32)"
+    } else if cfg!(target_feature = "avx") {
+        "avx (8 x f32)"
+    } else if cfg!(target_feature = "sse4.1") {
+        "sse4.1 (4 x f32)"
+    } else if cfg!(target_feature = "sse2") {
+        "sse2 (4 x f32)"
+    } else if cfg!(target_feature = "neon") {
+        "neon (4 x f32)"
+    } else if cfg!(target_feature = "simd128") {
+        "wasm simd128 (4 x f32)"
+    } else {
+        "portable scalar (4 x f32 emulated)"
+    }
+}
+
+/// Whether `wide`'s `fast_max(a, b)` and `fast_min(a, b)` are x86's
+/// `maxps`/`minps`, which return `b` unless `a` is greater (less), so also
+/// when either is NaN.
+const X86_MIN_MAX: bool = cfg!(target_feature = "sse");
+
+/// `x` where `x >= lo` or `x` is NaN, `lo` otherwise.
+///
+/// `min`/`max` differ between backends in which operand survives a NaN, so
+/// this is a compare and select, except on x86: there `maxps(lo, x)` is
+/// exactly that select in one instruction. With [`EMULATED`] lanes it is a
+/// scalar select per lane (a conditional move), not a mask built and
+/// blended bit by bit.
+#[inline(always)]
+pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
+    if EMULATED {
+        return F32s::new(x.to_array().map(|v| if v < lo { lo } else { v }));
+    }
+    let lo = F32s::splat(lo);
+    if X86_MIN_MAX {
+        lo.fast_max(x)
+    } else {
+        x.simd_lt(lo).select(lo, x)
+    }
+}
+
+/// `x` where `x <= hi` or `x` is NaN, `hi` otherwise (on x86 one `minps`,
+/// see [`at_least`]).
+#[inline(always)]
+pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
+    if EMULATED {
+        return F32s::new(x.to_array().map(|v| if v > hi { hi } else { v }));
+    }
+    let hi = F32s::splat(hi);
+    if X86_MIN_MAX {
+        hi.fast_min(x)
+    } else {
+        x.simd_gt(hi).select(hi, x)
+    }
+}
+
+/// Loads the first `chunk.len()` lanes from `chunk` and fills the rest with
+/// `fill` (the identity of a reduction, or any harmless value).
+#[inline(always)]
+pub(crate) fn load_partial(chunk: &[f32], fill: f32) -> F32s {
+    let mut lanes = [fill; LANES];
+    lanes[..chunk.len()].copy_from_slice(chunk);
+    F32s::new(lanes)
+}
+
+/// Stores the first `out.len()` lanes of `v` into `out`.
+#[inline(always)]
+pub(crate) fn store_partial(v: F32s, out: &mut [f32]) {
+    let n = out.len();
+    out.copy_from_slice(&v.to_array()[..n]);
+}
+
+/// `y[i] = f(x[i])` for equal-length slices; `f` sees whole vectors, the tail
+/// padded with `fill`.
+#[inline(always)]
+pub(crate) fn map(x: &[f32], y: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
+    debug_assert_eq!(x.len(), y.len());
+    let (xb, xt) = x.as_chunks::<LANES>();
+    let (yb, yt) = y.as_chunks_mut::<LANES>();
+    for (xc, yc) in xb.iter().zip(yb) {
+        *yc = f(F32s::new(*xc)).to_array();
+    }
+    if EMULATED {
+        for (x, y) in xt.iter().zip(yt) {
+            *y = lane0(f(F32s::splat(*x)));
+        }
+    } else if !xt.is_empty() {
+        store_partial(f(load_partial(xt, fill)), yt);
+    }
+}
+
+/// `x[i] = f(x[i])` in place; each element is read and written once.
+#[inline(always)]
+pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
+    let (xb, xt) = x.as_chunks_mut::<LANES>();
+    for xc in xb {
+        *xc = f(F32s::new(*xc)).to_array();
+    }
+    if EMULATED {
+        for x in xt {
+            *x = lane0(f(F32s::splat(*x)));
+        }
+    } else if !xt.is_empty() {
+        let v = f(load_partial(xt, fill));
+        store_partial(v, xt);
+    }
+}
+
+/// Reinterprets the bits of a lane vector as another lane vector of the same
+/// size, without conversion: random `u32` bits as `i32` for a signed compare,
+/// a lane mask as `f32`.
+#[inline(always)]
+pub(crate) fn bitcast<A: wide::bytemuck::Pod, B: wide::bytemuck::Pod>(a: A) -> B {
+    wide::bytemuck::cast(a)
+}
+
+/// Lane 0 of a vector: with [`EMULATED`] lanes, `f(F32s::splat(x))` read
+/// through this computes only that lane (the others are dead code), with
+/// exactly the arithmetic every lane of the vector path gets.
+#[inline(always)]
+pub(crate) fn lane0(v: F32s) -> f32 {
+    v.to_array()[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_covers_every_length_and_touches_nothing_else() {
+        for n in 0..=3 * LANES + 1 {
+            let x: std::vec::Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let mut y = std::vec![f32::NAN; n + 1];
+            map(&x, &mut y[..n], 0.0, |v| v + F32s::splat(1.0));
+            for (i, &v) in y[..n].iter().enumerate() {
+                assert_eq!(v, i as f32 + 1.0);
+            }
+            assert!(y[n].is_nan());
+            let mut z = x.clone();
+            map_in_place(&mut z, 0.0, |v| v * F32s::splat(2.0));
+            for (i, &v) in z.iter().enumerate() {
+                assert_eq!(v, 2.0 * i as f32);
+            }
+        }
+    }
+
+    #[test]
+    fn backend_names_the_lane_width() {
+        assert!(SIMD_BACKEND.contains(&std::format!("{LANES} x f32")));
+    }
+}
