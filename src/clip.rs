@@ -1,7 +1,7 @@
 //! Gradient clipping over several tensors, as `torch.nn.utils`.
 
-use crate::error::{Error, Result};
 use crate::backend::{F32s, map_in_place};
+use crate::error::{Error, Result};
 
 /// Scales the gradients so that their global L2 norm is at most `max_norm`,
 /// as `torch.nn.utils.clip_grad_norm_`, and returns the norm before

@@ -35,9 +35,9 @@
 
 use rand_core::Rng;
 
+use crate::backend::{F32s, I32s, LANES, U32s, bitcast, load_partial, map, map_in_place};
 use crate::error::{Error, Result, check_len};
 use crate::rng::{StreamRng, VECS};
-use crate::backend::{F32s, I32s, LANES, U32s, bitcast, load_partial, map, map_in_place};
 
 /// Elements per mask word, and per block of random bits.
 const WORD: usize = 32;

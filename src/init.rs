@@ -33,9 +33,9 @@
 use rand_core::Rng;
 
 use crate::activation::Activation;
+use crate::backend::{F32s, LANES, U32s, bitcast, store_partial};
 use crate::error::{Error, Result};
 use crate::rng::{STREAMS, StreamRng};
-use crate::backend::{F32s, LANES, U32s, bitcast, store_partial};
 
 /// Which fan a He (Kaiming) initialisation scales by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -89,6 +89,11 @@
 //! desktops build with `RUSTFLAGS="-C target-cpu=native"` to use every
 //! extension of the CPU; without it x86-64 runs the SSE2 kernels.
 //!
+//! For testing, `RUSTFLAGS='--cfg microprop_lanes="16"'` (or `"8"`, `"4"`,
+//! `"emulated"`) forces a width on any x86-64 machine, so that the code of
+//! every width runs wherever the tests do; `"emulated"` takes the choices
+//! of a target without SIMD registers, such as a Cortex-M.
+//!
 //! On Cortex-M cores with a single-precision FPU (`thumbv7em-none-eabihf`,
 //! `thumbv8m.main-none-eabihf`) the optimizers' fused multiply-adds and
 //! square roots are the FPU's `vfma.f32` and `vsqrt.f32`, through inline
@@ -145,10 +150,10 @@ pub mod schedule;
 pub mod train;
 
 pub use activation::Activation;
+pub use backend::SIMD_BACKEND;
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use matmul::{MatMut, MatRef};
 pub use optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
 };
-pub use backend::SIMD_BACKEND;

@@ -10,8 +10,8 @@
 
 use crate::activation::softmax::{exp_sum, row_max};
 use crate::activation::vmath::{exp_neg, log1p_unit, neg_abs};
-use crate::error::{Error, Result, check_len};
 use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
+use crate::error::{Error, Result, check_len};
 
 /// Vectors summed in f32 before the partial sum is folded into f64.
 const FOLD: usize = 64;

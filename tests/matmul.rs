@@ -208,6 +208,45 @@ fn every_small_shape_matches_the_reference() {
     }
 }
 
+/// Every count of rows left over below the register tile, next to one and
+/// two tiles of columns (the 16-lane tile is 14 x 32). With AVX-512 the
+/// direct path once assumed a 6-row tile and left leftover strips of 6 to
+/// 13 rows unwritten (6x32x2, 20x4x32, 64x64x64).
+#[test]
+fn every_leftover_row_strip_is_computed() {
+    let mut rng = TestRng(5);
+    for m in 1..=47 {
+        for n in [1, 7, 16, 17, 32, 33, 40, 64] {
+            for k in [0, 1, 2, 5, 35] {
+                for t in &TRANSPOSES[..4] {
+                    for beta in [0.0, 1.0] {
+                        check(&mut rng, (m, n, k), *t, 1.0, beta, 1, true);
+                    }
+                }
+            }
+        }
+    }
+    for (m, n, k) in [(20, 32, 4), (64, 64, 64), (10, 15, 35)] {
+        let a = vec![1.0f32; m * k];
+        let b = vec![1.0f32; k * n];
+        let mut c = vec![f32::NAN; m * n];
+        let mut ws = vec![0.0; matmul::gemm_workspace_len(m, n, k)];
+        matmul::gemm(
+            1.0,
+            MatRef::new(&a, m, k).unwrap(),
+            MatRef::new(&b, k, n).unwrap(),
+            0.0,
+            MatMut::new(&mut c, m, n).unwrap(),
+            &mut ws,
+        )
+        .unwrap();
+        assert!(
+            c.iter().all(|&x| x == k as f32),
+            "{m}x{n}x{k} of ones: {c:?}"
+        );
+    }
+}
+
 #[test]
 fn transposed_output_and_other_coefficients() {
     let mut rng = TestRng(2);

@@ -42,8 +42,10 @@ pub(crate) mod vmath;
 
 pub use softmax::{log_softmax, softmax};
 
+use crate::backend::{
+    EMULATED, F32s, LANES, lane0, load_partial, map, map_in_place, store_partial,
+};
 use crate::error::{Error, Result, check_len};
-use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, map, map_in_place, store_partial};
 
 /// An element-wise activation function, with its hyperparameter if any.
 ///

@@ -5,8 +5,8 @@
 //! maximum does not amplify rounding through the exponential.
 
 use super::vmath::{exp_neg_hi_lo, two_sum};
-use crate::error::{Error, Result, check_len};
 use crate::backend::{F32s, LANES, load_partial, map_in_place, store_partial};
+use crate::error::{Error, Result, check_len};
 
 /// Checks the shared arguments of both functions.
 fn check(x: &[f32], y: &[f32], cols: usize) -> Result<()> {

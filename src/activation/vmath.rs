@@ -11,8 +11,8 @@
 //! exception, the split behind sigmoid and tanh, hands `e^-v` back as a
 //! power of two and a factor near 1, which the caller never multiplies out.
 
-pub(crate) use crate::backend::{at_least, at_most};
 use crate::backend::{F32s, U32s};
+pub(crate) use crate::backend::{at_least, at_most};
 
 /// 1.5 * 2^23: adding it rounds a float of magnitude below 2^22 to an
 /// integer, which then sits in the low mantissa bits.

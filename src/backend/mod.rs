@@ -47,7 +47,11 @@ pub(crate) mod gemm;
 #[cfg(any(
     microprop_lanes = "16",
     all(
-        not(any(microprop_lanes = "8", microprop_lanes = "4", microprop_lanes = "emulated")),
+        not(any(
+            microprop_lanes = "8",
+            microprop_lanes = "4",
+            microprop_lanes = "emulated"
+        )),
         target_feature = "avx512f"
     )
 ))]
@@ -61,7 +65,11 @@ mod lanes {
 #[cfg(any(
     microprop_lanes = "8",
     all(
-        not(any(microprop_lanes = "16", microprop_lanes = "4", microprop_lanes = "emulated")),
+        not(any(
+            microprop_lanes = "16",
+            microprop_lanes = "4",
+            microprop_lanes = "emulated"
+        )),
         target_feature = "avx",
         not(target_feature = "avx512f")
     )

@@ -57,8 +57,7 @@ impl Direct {
     /// layout or width suits neither kernel.
     pub(crate) fn choose(a: &MatRef, b: &MatRef) -> Option<Self> {
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        if !gemm::DIRECT || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX
-        {
+        if !gemm::DIRECT || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX {
             None
         } else if b.cs == 1 && n >= NR {
             Some(Self::Broadcast)

@@ -34,7 +34,6 @@ use crate::backend::gemm::KS;
 /// path without workspace.
 const SMALL_MAX: usize = 1 << 19;
 
-
 /// Products with at most this many multiply-adds take [`gemm_tiny`]: below
 /// this size the tiled path's stack buffers cost more to set up than the
 /// arithmetic they serve.

@@ -4,8 +4,8 @@
 use super::{
     Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt, unit_closed,
 };
-use crate::error::Result;
 use crate::backend::F32s;
+use crate::error::Result;
 
 /// The gradient after `maximize` and the L2 penalty.
 #[inline(always)]

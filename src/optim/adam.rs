@@ -5,8 +5,8 @@ use super::{
     Lerp, Optimizer, check_step, fma, fused, is_zero, max_nan, non_negative, planes_len, splat,
     sqrt, unit_open,
 };
-use crate::error::Result;
 use crate::backend::F32s;
+use crate::error::Result;
 
 /// Checks the hyperparameters shared by the family, where torch checks them.
 fn validate(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Result<()> {

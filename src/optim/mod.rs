@@ -65,8 +65,8 @@ pub use lion::Lion;
 pub use sgd::Sgd;
 
 use crate::backend::{self, fpu};
-use crate::error::{Error, Result, check_len};
 use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
+use crate::error::{Error, Result, check_len};
 
 /// An optimizer that updates one tensor in place.
 ///

@@ -3,8 +3,8 @@
 use super::{
     Optimizer, check_step, fma, fused, is_finite, is_zero, non_negative, planes_len, splat,
 };
-use crate::error::{Error, Result};
 use crate::backend::F32s;
+use crate::error::{Error, Result};
 
 /// `torch.optim.SGD`: plain, momentum, dampening, Nesterov, L2 weight decay.
 ///
