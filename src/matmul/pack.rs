@@ -9,7 +9,7 @@
 
 use super::kernel::{MR, NR};
 use super::view::MatRef;
-use crate::backend::{F32s, LANES};
+use crate::backend::{F32s, LANES, transpose};
 
 /// Packs rows `i0..i0 + mc` and columns `p0..p0 + kc` of `a` into `out`.
 pub(crate) fn pack_a(
@@ -45,7 +45,7 @@ pub(crate) fn pack_a(
                 for (vi, row) in v.iter_mut().zip(&chunks) {
                     *vi = F32s::new(row[q]);
                 }
-                for (dst, col) in block.iter_mut().zip(F32s::transpose(v)) {
+                for (dst, col) in block.iter_mut().zip(transpose(v)) {
                     dst.copy_from_slice(&col.to_array()[..MR]);
                 }
             }
@@ -117,7 +117,7 @@ pub(crate) fn pack_b(
             let chunks: [&[[f32; LANES]]; NR] = core::array::from_fn(|j| cols[j].as_chunks().0);
             for (q, block) in panel[..body].chunks_exact_mut(LANES).enumerate() {
                 for (v, group) in chunks.chunks_exact(LANES).enumerate() {
-                    let t = F32s::transpose(core::array::from_fn(|l| F32s::new(group[l][q])));
+                    let t = transpose(core::array::from_fn(|l| F32s::new(group[l][q])));
                     for (dst, row) in block.iter_mut().zip(t) {
                         dst[v * LANES..][..LANES].copy_from_slice(&row.to_array());
                     }
