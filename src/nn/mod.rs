@@ -361,6 +361,11 @@ impl<'a> Mlp<'a> {
 
     /// Number of `f32` of gemm workspace for a batch: the largest that any
     /// of the forward and backward products needs.
+    ///
+    /// With the `parallel` feature, the passes run every product on
+    /// [`gemm_parallel`](crate::matmul::gemm_parallel): a workspace of
+    /// `threads` times this length splits each large product over up to
+    /// `threads` of rayon's threads, with the same bits as one thread.
     pub fn workspace_len(&self, batch: usize) -> usize {
         if is_small(batch, 1, self.sizes.largest) {
             // Every product of every layer is small enough for gemm's paths
