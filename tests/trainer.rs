@@ -340,7 +340,7 @@ fn load_error(dir: &Path, name: &str, bytes: &[u8]) -> String {
 /// A safetensors file with one F32 tensor and the given header JSON.
 fn safetensors_file(header: &str, data: &[u8]) -> Vec<u8> {
     let mut h = header.as_bytes().to_vec();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();

@@ -45,6 +45,9 @@ usage: cargo run --release --example mnist -- [OPTIONS]
   -h, --help            this text
 ";
 
+/// An optimizer chosen on the command line.
+type Boxed = Box<dyn TrainOptimizer>;
+
 /// The options that take a value.
 const VALUED: [&str; 22] = [
     "--data",
@@ -274,7 +277,7 @@ impl Args {
     }
 
     /// The weights' optimizer and the biases' (the same without decay).
-    fn optimizers(&self) -> Result<(Box<dyn TrainOptimizer>, Box<dyn TrainOptimizer>), String> {
+    fn optimizers(&self) -> Result<(Boxed, Boxed), String> {
         let name = self.optimizer.as_str();
         let wd = self.weight_decay;
         let decoupled = self.decoupled;
@@ -287,7 +290,7 @@ impl Args {
         };
         // Each optimizer with weight decay `wd`, as a closure so the biases
         // get the same one with 0.
-        let make = |wd: f64| -> Result<Box<dyn TrainOptimizer>, String> {
+        let make = |wd: f64| -> Result<Boxed, String> {
             Ok(match name {
                 "adamw" if decoupled != Some(false) => Box::new(AdamW {
                     lr: lr(1e-3),

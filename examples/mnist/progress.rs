@@ -54,7 +54,7 @@ impl Observer for Progress {
         self.loss_sum += f64::from(step.loss);
         if self.terminal {
             self.bar.inc(1);
-            if step.batch % 10 == 0 || step.batch == step.batches {
+            if step.batch.is_multiple_of(10) || step.batch == step.batches {
                 self.bar
                     .set_message(format!("{:.4}", self.loss_sum / step.batch as f64));
             }
