@@ -25,7 +25,6 @@
 //! # Ok::<(), microprop::train::DataError>(())
 //! ```
 
-mod checkpoint;
 mod dataset;
 mod error;
 mod history;
@@ -35,7 +34,6 @@ mod observe;
 mod safetensors;
 mod trainer;
 
-pub use checkpoint::Checkpoint;
 pub use dataset::{Dataset, accuracy, shuffle};
 pub use error::TrainError;
 pub use history::{Epoch, History};

@@ -17,7 +17,10 @@
 //! (`units:activation:dropout` per layer, comma-separated),
 //! `input_dropout`, `loss`, `weights.optimizer` and `biases.optimizer`
 //! (the optimizers with their hyperparameters, as Rust prints them),
-//! `schedule`, and, with early stopping, `best_epoch` and `stopped_early`.
+//! `schedule`, with early stopping `best_epoch` and `stopped_early`, and
+//! `crc32`, a CRC-32 of everything else (see [`checksum`]): safetensors
+//! has no checksum of its own, and a flipped bit in a float would
+//! otherwise load as a model.
 //!
 //! PyTorch loads the layers with `safetensors.torch.load_file` (see the
 //! README).
@@ -151,8 +154,15 @@ impl Trainer<'_> {
             Ok((name.as_str(), view))
         });
         let views: Result<Vec<_>, String> = views.collect();
-        let metadata = self
-            .metadata()
+        let mut metadata = self.metadata();
+        let crc = checksum(
+            metadata.iter().map(|(k, v)| (*k, v.as_str())),
+            tensors
+                .iter()
+                .map(|(n, d, s, data)| (n.as_str(), *d, &s[..], &data[..])),
+        );
+        metadata.push(("crc32", std::format!("{crc:08x}")));
+        let metadata = metadata
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
@@ -189,15 +199,32 @@ impl Trainer<'_> {
     /// field differs. The trainer is unchanged then.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<(), TrainError> {
         let path = path.as_ref();
-        let expected = self.tensors();
-        let data: u64 = expected.iter().map(|t| t.3.len() as u64).sum();
+        let data: u64 = self.tensors().iter().map(|t| t.3.len() as u64).sum();
         // The history may have grown up to the configured epochs.
         let columns = Epoch::columns(self.config.layers.len()) as u64;
-        let history = 8 * columns * self.config.epochs.max(self.epoch);
-        let bytes = read_bounded(path, 8 + MAX_HEADER + data + history)?;
-        let st = SafeTensors::deserialize(&bytes)
+        let history = (8 * columns).saturating_mul(self.config.epochs.max(self.epoch));
+        let max = (8 + MAX_HEADER + data).saturating_add(history);
+        self.restore(path, &read_bounded(path, max)?)
+    }
+
+    /// [`Trainer::load`] from the bytes of a file, as
+    /// [`Trainer::to_safetensors`] gives them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Trainer::load`].
+    pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), TrainError> {
+        self.restore(Path::new("checkpoint"), bytes)
+    }
+
+    /// Checks the checkpoint `bytes` read from `path` against this
+    /// trainer, and only then restores it.
+    fn restore(&mut self, path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+        let expected = self.tensors();
+        let columns = Epoch::columns(self.config.layers.len()) as u64;
+        let st = SafeTensors::deserialize(bytes)
             .map_err(|e| invalid(path, std::format!("not a valid safetensors file: {e}")))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes)
+        let (_, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| invalid(path, std::format!("not a valid safetensors file: {e}")))?;
         let meta = |key: &str| header.metadata().as_ref().and_then(|m| m.get(key)).cloned();
         if meta("format").as_deref() != Some(FORMAT) {
@@ -206,6 +233,25 @@ impl Trainer<'_> {
                 std::format!(
                     "not a microprop checkpoint: metadata `format` is {:?}, expected {FORMAT:?}",
                     meta("format")
+                ),
+            ));
+        }
+        let stored = header.metadata().iter().flatten();
+        let views: Vec<_> = st.iter().collect();
+        let crc = checksum(
+            stored
+                .filter(|(k, _)| *k != "crc32")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            views
+                .iter()
+                .map(|(n, t)| (*n, t.dtype(), t.shape(), t.data())),
+        );
+        if meta("crc32") != Some(std::format!("{crc:08x}")) {
+            return Err(invalid(
+                path,
+                std::format!(
+                    "checksum {:?} does not match the contents ({crc:08x}): the file is corrupt",
+                    meta("crc32")
                 ),
             ));
         }
@@ -347,6 +393,69 @@ impl Trainer<'_> {
     }
 }
 
+/// CRC-32 of a checkpoint's contents: every metadata entry (but the
+/// checksum) in key order, then every tensor's name, dtype, shape and data
+/// in name order. A flipped bit anywhere in a file either breaks its
+/// structure or changes this.
+fn checksum<'a>(
+    metadata: impl Iterator<Item = (&'a str, &'a str)>,
+    tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>,
+) -> u32 {
+    let mut metadata: Vec<_> = metadata.collect();
+    metadata.sort_unstable();
+    let mut tensors: Vec<_> = tensors.collect();
+    tensors.sort_unstable_by_key(|t| t.0);
+    let mut crc = Crc(!0);
+    for (k, v) in metadata {
+        crc.update(k.as_bytes());
+        crc.update(&[0]);
+        crc.update(v.as_bytes());
+        crc.update(&[0]);
+    }
+    for (name, dtype, shape, data) in tensors {
+        crc.update(name.as_bytes());
+        crc.update(std::format!("\0{dtype:?}\0").as_bytes());
+        for &d in shape {
+            crc.update(&(d as u64).to_le_bytes());
+        }
+        crc.update(data);
+    }
+    !crc.0
+}
+
+/// A CRC-32 being computed: the complement of the value so far.
+struct Crc(u32);
+
+impl Crc {
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 >> 8) ^ CRC_TABLE[usize::from((self.0 as u8) ^ b)];
+        }
+    }
+}
+
+/// The CRC-32 (IEEE 802.3, reflected polynomial `0xEDB88320`, the checksum
+/// of gzip and PNG) of each byte value, computed at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 1 == 1 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            bit += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
 /// Writes `bytes` to `path` atomically: a new temporary file with a unique
 /// name in the same directory, synced, renamed over `path`, and the
 /// directory synced. On any error the temporary file is removed and `path`
@@ -425,4 +534,17 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, TrainError> {
     let mut bytes = head.to_vec();
     file.take(size - 8).read_to_end(&mut bytes).map_err(io)?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checksum_is_crc32() {
+        // The check value of CRC-32/ISO-HDLC for the ASCII digits 1 to 9.
+        let mut crc = Crc(!0);
+        crc.update(b"123456789");
+        assert_eq!(!crc.0, 0xCBF4_3926);
+    }
 }
