@@ -363,7 +363,7 @@ impl<'a> Mlp<'a> {
     /// of the forward and backward products needs.
     ///
     /// With the `parallel` feature, the passes run every product on
-    /// [`gemm_parallel`](crate::matmul::gemm_parallel): a workspace of
+    /// `matmul::gemm_parallel`: a workspace of
     /// `threads` times this length splits each large product over up to
     /// `threads` of rayon's threads, with the same bits as one thread.
     pub fn workspace_len(&self, batch: usize) -> usize {

@@ -1,39 +1,39 @@
-//! Monitoring rules: what a [`History`] says about the run, as warnings a
-//! person can act on.
-//!
-//! Each rule reads only the history, so it can be tested on a history
-//! built by hand and run on a saved one. [`Rules::check`] looks at the
-//! last epoch; the thresholds are public fields with the defaults below.
-//!
-//! | rule | fires when | usual cause |
-//! |---|---|---|
-//! | loss exploding | the training loss is above `explode_factor` (2) times the lowest so far | step size far too large |
-//! | loss rising | the training loss rose in each of the last `rising_epochs` (2) epochs | step size too large |
-//! | overfitting | training accuracy rose in each of the last `overfit_epochs` (3) epochs while development accuracy ended below where it started | too little regularisation; stop earlier |
-//! | vanishing gradients | the first layer's RMS gradient is below `vanishing_ratio` (0.01) times the last layer's | saturating activations, bad init |
-//! | dead units | more than `dead_fraction` (0.5) of a ReLU layer's units never fired in the epoch | step size too large, negative bias drift |
-//!
-//! A non-finite loss is not a warning: training stops with
-//! [`TrainError::NonFinite`](super::TrainError::NonFinite).
-//!
-//! ```
-//! use microprop::train::{Epoch, History, Rules, Warning};
-//! let epoch = |n: u64, loss: f64| Epoch {
-//!     epoch: n, train_loss: loss, train_accuracy: 0.9, dev_loss: loss, dev_accuracy: 0.9,
-//!     lr: 0.1, grad_l2: vec![1.0, 1.0], grad_rms: vec![0.01, 0.02], dead: vec![0.0, f64::NAN],
-//!     seconds: 1.0,
-//! };
-//! let history = History { epochs: vec![epoch(1, 0.5), epoch(2, 0.6), epoch(3, 0.7)], ..History::default() };
-//! let warnings = Rules::default().check(&history);
-//! assert!(matches!(warnings[..], [Warning::LossRising { epoch: 3, .. }]));
-//! println!("{}", warnings[0]); // epoch 3: the training loss rose for 2 epochs ...
-//! ```
+//! Monitoring rules: what a [`History`] says about a run.
 
 use super::History;
 use std::fmt;
 use std::vec::Vec;
 
-/// The thresholds of the monitoring rules (see the [module docs](self)).
+/// The monitoring rules: what a [`History`] says about the run, as warnings
+/// a person can act on.
+///
+/// Each rule reads only the history, so it can be tested on a history
+/// built by hand and run on a saved one. [`Rules::check`] looks at the
+/// last epoch; the thresholds are public fields with the defaults below.
+///
+/// | rule | fires when | usual cause |
+/// |---|---|---|
+/// | loss exploding | the training loss is above `explode_factor` (2) times the lowest so far | step size far too large |
+/// | loss rising | the training loss rose in each of the last `rising_epochs` (2) epochs | step size too large |
+/// | overfitting | training accuracy rose in each of the last `overfit_epochs` (3) epochs while development accuracy ended below where it started | too little regularisation; stop earlier |
+/// | vanishing gradients | the first layer's RMS gradient is below `vanishing_ratio` (0.01) times the last layer's | saturating activations, bad init |
+/// | dead units | more than `dead_fraction` (0.5) of a ReLU layer's units never fired in the epoch | step size too large, negative bias drift |
+///
+/// A non-finite loss is not a warning: training stops with
+/// [`TrainError::NonFinite`](crate::train::TrainError::NonFinite).
+///
+/// ```
+/// use microprop::train::{Epoch, History, Rules, Warning};
+/// let epoch = |n: u64, loss: f64| Epoch {
+///     epoch: n, train_loss: loss, train_accuracy: 0.9, dev_loss: loss, dev_accuracy: 0.9,
+///     lr: 0.1, grad_l2: vec![1.0, 1.0], grad_rms: vec![0.01, 0.02], dead: vec![0.0, f64::NAN],
+///     seconds: 1.0,
+/// };
+/// let history = History { epochs: vec![epoch(1, 0.5), epoch(2, 0.6), epoch(3, 0.7)], ..History::default() };
+/// let warnings = Rules::default().check(&history);
+/// assert!(matches!(warnings[..], [Warning::LossRising { epoch: 3, .. }]));
+/// println!("{}", warnings[0]); // epoch 3: the training loss rose for 2 epochs ...
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rules {
     /// Loss above this times the lowest training loss so far: exploding.
@@ -173,7 +173,7 @@ impl fmt::Display for Warning {
 
 impl Rules {
     /// The warnings about the last epoch of `history` (none for an empty
-    /// history), in the order of the table in the [module docs](self).
+    /// history), in the order of the table in the docs of [`Rules`].
     pub fn check(&self, history: &History) -> Vec<Warning> {
         let mut out = Vec::new();
         let epochs = &history.epochs;

@@ -1,29 +1,6 @@
 //! Checkpoints in the safetensors format, written atomically and read
-//! with every name, shape and type checked.
-//!
-//! # Contents
-//!
-//! | tensor | dtype | shape | contents |
-//! |---|---|---|---|
-//! | `layers.{i}.weight` | F32 | `[out, in]` | layer `i`'s weights, as `torch.nn.Linear.weight` |
-//! | `layers.{i}.bias` | F32 | `[out]` | layer `i`'s biases |
-//! | `optimizer.weights` | F32 | `[n]` | the weights' optimizer state over all layers' weights ([`Optimizer`](crate::Optimizer) layout) |
-//! | `optimizer.biases` | F32 | `[n]` | the biases' optimizer state |
-//! | `history` | F64 | `[epochs, columns]` | the [`History`](super::History), one row per epoch, columns as in [`History::to_csv`](super::History::to_csv) |
-//! | `best` | F32 | `[parameters]` | with early stopping: the best epoch's parameters in [`Mlp`] layout |
-//!
-//! The metadata (strings, as safetensors requires) holds `format`
-//! (`microprop.trainer.v1`), `epoch`, `step`, `seed`, `inputs`, `layers`
-//! (`units:activation:dropout` per layer, comma-separated),
-//! `input_dropout`, `loss`, `weights.optimizer` and `biases.optimizer`
-//! (the optimizers with their hyperparameters, as Rust prints them),
-//! `schedule`, with early stopping `best_epoch` and `stopped_early`, and
-//! `crc32`, a CRC-32 of everything else (see [`checksum`]): safetensors
-//! has no checksum of its own, and a flipped bit in a float would
-//! otherwise load as a model.
-//!
-//! PyTorch loads the layers with `safetensors.torch.load_file` (see the
-//! README).
+//! with every name, shape, type and the checksum checked. The format is
+//! documented in the [module docs](super#checkpoints).
 
 use super::{DataError, Epoch, TrainError, Trainer};
 use crate::nn::Mlp;
