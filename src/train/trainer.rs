@@ -552,6 +552,22 @@ impl<'a> Trainer<'a> {
     /// Checks that `data` fits the network and the development split, and
     /// returns the number of training samples.
     fn check_data(&self, data: &Dataset) -> Result<usize, TrainError> {
+        self.check_shape(data)?;
+        if self.config.dev >= data.len() {
+            return Err(TrainError::config(
+                "dev",
+                std::format!(
+                    "is {}, but the data set has only {} samples: nothing would be left to train on",
+                    self.config.dev,
+                    data.len()
+                ),
+            ));
+        }
+        Ok(data.len() - self.config.dev)
+    }
+
+    /// Checks that `data` has the network's inputs and outputs.
+    fn check_shape(&self, data: &Dataset) -> Result<(), TrainError> {
         let net = self.net();
         if data.features() != net.input() {
             return Err(TrainError::config(
@@ -573,17 +589,7 @@ impl<'a> Trainer<'a> {
                 ),
             ));
         }
-        if self.config.dev >= data.len() {
-            return Err(TrainError::config(
-                "dev",
-                std::format!(
-                    "is {}, but the data set has only {} samples: nothing would be left to train on",
-                    self.config.dev,
-                    data.len()
-                ),
-            ));
-        }
-        Ok(data.len() - self.config.dev)
+        Ok(())
     }
 
     /// Sets both optimizers' rates for the next step and returns the
@@ -713,17 +719,14 @@ impl<'a> Trainer<'a> {
 
     /// The loss and accuracy of the current parameters on `data`, in
     /// evaluation mode (no dropout), in batches of `config.batch` and a
-    /// last smaller one: every sample counts once.
+    /// last smaller one: every sample counts once. Both are NaN for an
+    /// empty data set.
     ///
     /// # Errors
     ///
     /// [`TrainError::Config`] if `data` does not fit the network.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation, TrainError> {
-        self.check_data(data).or_else(|e| match e {
-            // A data set smaller than the development split is fine here.
-            TrainError::Config { field, .. } if field == "dev" => Ok(0),
-            e => Err(e),
-        })?;
+        self.check_shape(data)?;
         self.evaluate_rows(data, 0..data.len())
     }
 
