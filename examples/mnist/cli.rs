@@ -38,7 +38,8 @@ usage: cargo run --release --example mnist -- [OPTIONS]
   --loss NAME           cross-entropy or mse [cross-entropy]
   --dev N               training images held out for development [5000]
   --seed N              seed of the weights, shuffles and dropout [2024]
-  --threads N           threads for the large products (feature `parallel`) [1]
+  --threads N           threads for the large products; more than 1 needs
+                        `cargo run --release --features parallel ...` [1]
   --out DIR             where checkpoint.safetensors, metrics.csv, metrics.svg go
                         [target/mnist-run]
   --resume              continue from DIR/checkpoint.safetensors up to --epochs

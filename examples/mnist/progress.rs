@@ -41,7 +41,7 @@ impl Observer for Progress {
                 ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stdout());
             self.bar.set_style(
                 ProgressStyle::with_template(
-                    "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, loss {msg}",
+                    "epoch {prefix} [{bar:30}] {pos}/{len} batches, {msg}",
                 )
                 .expect("a valid template")
                 .progress_chars("=> "),
@@ -55,8 +55,11 @@ impl Observer for Progress {
         if self.terminal {
             self.bar.inc(1);
             if step.batch.is_multiple_of(10) || step.batch == step.batches {
-                self.bar
-                    .set_message(format!("{:.4}", self.loss_sum / step.batch as f64));
+                let rate = step.batch as f64 / self.bar.elapsed().as_secs_f64();
+                self.bar.set_message(format!(
+                    "{rate:.0}/s, loss {:.4}",
+                    self.loss_sum / step.batch as f64
+                ));
             }
         }
     }
