@@ -112,12 +112,12 @@
 //!
 //! ## Crate features
 //!
-//! - `std` (default): [`train`] (the MNIST loader, batching and
-//!   checkpoints) and `wide/std`. Without it the crate is `no_std`, never
+//! - `std` (default): [`train`] (the trainer, its monitoring rules and
+//!   safetensors checkpoints, the MNIST loader) and `wide/std`. Without it the crate is `no_std`, never
 //!   allocates, and builds for `thumbv6m-none-eabi` and
 //!   `thumbv7em-none-eabihf`.
 //! - `parallel`: `matmul::gemm_parallel`, which splits a product over
-//!   rayon's threads.
+//!   rayon's threads; [`nn`]'s passes and the trainer's `threads` use it.
 //!
 //! ## Reproducibility
 //!

@@ -1,9 +1,9 @@
-//! The `std` layer: IDX loading (valid, truncated and corrupt input),
-//! shuffling, gathering and accuracy.
+//! The `std` layer's data sets: IDX loading (valid, truncated and corrupt
+//! input), shuffling, gathering and accuracy.
 #![cfg(feature = "std")]
 
 use flate2::{Compression, write::GzEncoder};
-use microprop::train::{Checkpoint, Dataset, accuracy, shuffle};
+use microprop::train::{Dataset, accuracy, shuffle};
 use rand_core::SeedableRng;
 use std::io::Write;
 
@@ -165,112 +165,4 @@ fn split_off_holds_out_the_tail() {
     );
     assert_eq!((dev.features(), dev.classes()), (2, 3));
     assert!(d.split_off(3).unwrap().is_empty());
-}
-
-fn checkpoint() -> Checkpoint {
-    Checkpoint {
-        epoch: 7,
-        step: 4200,
-        params: vec![1.5, -0.0, f32::NAN, f32::INFINITY, 1e-40, -3.25, 0.1],
-        state: (0..11).map(|i| i as f32 * 0.25 - 1.0).collect(),
-    }
-}
-
-/// Compares bit patterns, so that NaN and -0 count.
-fn same_bits(a: &Checkpoint, b: &Checkpoint) -> bool {
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    (a.epoch, a.step) == (b.epoch, b.step)
-        && bits(&a.params) == bits(&b.params)
-        && bits(&a.state) == bits(&b.state)
-}
-
-#[test]
-fn checkpoint_round_trips_bit_for_bit() {
-    let ck = checkpoint();
-    let back = Checkpoint::from_bytes("ck", &ck.to_bytes()).unwrap();
-    assert!(same_bits(&ck, &back));
-    let empty = Checkpoint {
-        epoch: 0,
-        step: 0,
-        params: vec![],
-        state: vec![],
-    };
-    assert_eq!(
-        Checkpoint::from_bytes("ck", &empty.to_bytes()).unwrap(),
-        empty
-    );
-}
-
-#[test]
-fn checkpoint_rejects_every_truncation_extension_and_flipped_bit() {
-    let bytes = checkpoint().to_bytes();
-    for len in 0..bytes.len() {
-        let err = Checkpoint::from_bytes("ck", &bytes[..len]).unwrap_err();
-        assert!(err.to_string().starts_with("ck: "), "{err}");
-    }
-    let mut longer = bytes.clone();
-    longer.push(0);
-    assert!(Checkpoint::from_bytes("ck", &longer).is_err());
-    for i in 0..bytes.len() {
-        for bit in 0..8 {
-            let mut corrupt = bytes.clone();
-            corrupt[i] ^= 1 << bit;
-            assert!(
-                Checkpoint::from_bytes("ck", &corrupt).is_err(),
-                "byte {i} bit {bit} flipped was accepted"
-            );
-        }
-    }
-    let err = Checkpoint::from_bytes("ck", &bytes[..bytes.len() - 4]).unwrap_err();
-    assert!(err.to_string().contains("needs"), "{err}");
-}
-
-/// A fresh directory under the system's temporary directory.
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("microprop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-#[test]
-fn checkpoint_save_replaces_atomically_and_a_failed_save_keeps_the_old_file() {
-    let dir = temp_dir("checkpoint");
-    let path = dir.join("run.ckpt");
-    let first = checkpoint();
-    first.save(&path).unwrap();
-    assert!(same_bits(&Checkpoint::load(&path).unwrap(), &first));
-
-    let mut second = checkpoint();
-    second.step += 1;
-    second.params[0] = 2.0;
-    second.save(&path).unwrap();
-    assert!(same_bits(&Checkpoint::load(&path).unwrap(), &second));
-    assert!(!dir.join("run.ckpt.tmp").exists());
-
-    // The temporary file cannot be created: the save fails, naming it, and
-    // the previous checkpoint is untouched.
-    std::fs::create_dir(dir.join("run.ckpt.tmp")).unwrap();
-    let err = first.save(&path).unwrap_err();
-    assert!(err.to_string().contains("run.ckpt.tmp"), "{err}");
-    assert!(same_bits(&Checkpoint::load(&path).unwrap(), &second));
-
-    let missing = Checkpoint::load(dir.join("missing.ckpt")).unwrap_err();
-    assert!(missing.to_string().contains("missing.ckpt"), "{missing}");
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn checkpoint_restore_checks_lengths() {
-    let ck = checkpoint();
-    let mut params = vec![0.0; ck.params.len()];
-    let mut state = vec![0.0; ck.state.len()];
-    ck.restore(&mut params, &mut state).unwrap();
-    assert_eq!(params[0], 1.5);
-    assert_eq!(state, ck.state);
-    let mut short = vec![9.0; ck.params.len() - 1];
-    let err = ck.restore(&mut short, &mut state).unwrap_err();
-    assert!(err.to_string().contains("params"), "{err}");
-    assert!(short.iter().all(|&x| x == 9.0));
-    assert!(ck.restore(&mut params, &mut state[1..]).is_err());
 }

@@ -3,7 +3,11 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
-use crate::matmul::{dot, gemm, gemm_bias_activation, is_tiny, mul_add, pairs};
+#[cfg(feature = "parallel")]
+use crate::matmul::gemm_parallel as product;
+use crate::matmul::{dot, is_tiny, mul_add, pairs};
+#[cfg(not(feature = "parallel"))]
+use crate::matmul::{gemm as product, gemm_bias_activation};
 use crate::{Activation, MatMut, MatRef};
 use rand_core::Rng;
 
@@ -294,8 +298,8 @@ impl Mlp<'_> {
     }
 }
 
-/// [`Mlp::dense`] through the fused gemm, for layers that are not tiny: kept
-/// out of line, so that inlining the passes copies only the tiny path.
+/// [`Mlp::dense`] through gemm, for layers that are not tiny: kept out of
+/// line, so that inlining the passes copies only the tiny path.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn dense_gemm(
@@ -314,17 +318,11 @@ fn dense_gemm(
     );
     match keep {
         Some(z) => {
-            gemm_bias_activation(
-                a,
-                w.t(),
-                b,
-                Activation::Identity,
-                MatMut::new(z, batch, units)?,
-                workspace,
-            )?;
+            let zm = MatMut::new(z, batch, units)?;
+            biased(a, w.t(), b, Activation::Identity, zm, workspace)?;
             activation.forward(z, y)
         }
-        None => gemm_bias_activation(
+        None => biased(
             a,
             w.t(),
             b,
@@ -333,6 +331,43 @@ fn dense_gemm(
             workspace,
         ),
     }
+}
+
+/// `C = act(A * B + bias)` in one sweep of the fused gemm.
+#[cfg(not(feature = "parallel"))]
+fn biased(
+    a: MatRef,
+    b: MatRef,
+    bias: &[f32],
+    activation: Activation,
+    c: MatMut,
+    workspace: &mut [f32],
+) -> Result<()> {
+    gemm_bias_activation(a, b, bias, activation, c, workspace)
+}
+
+/// `C = act(A * B + bias)`: the product on as many of rayon's threads as
+/// `workspace` has room for, then the bias and the activation, in the order
+/// and with the rounding of the fused gemm, so the bits do not depend on
+/// the number of threads.
+#[cfg(feature = "parallel")]
+fn biased(
+    a: MatRef,
+    b: MatRef,
+    bias: &[f32],
+    activation: Activation,
+    c: MatMut,
+    workspace: &mut [f32],
+) -> Result<()> {
+    let (rows, cols) = (a.rows(), b.cols());
+    let mut c = c;
+    product(1.0, a, b, 0.0, c.rb_mut(), workspace)?;
+    for i in 0..rows {
+        let row = c.row_segment(i, 0, cols);
+        row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
+        activation.forward_in_place(row)?;
+    }
+    Ok(())
 }
 
 /// A layer's backward products from `dz`, the `(batch, units)` gradient of
@@ -351,7 +386,7 @@ fn products(
     let (units, fan_in) = (db.len(), dw.len() / db.len());
     let batch = dz.len() / units;
     let dz_mat = MatRef::new(dz, batch, units)?;
-    gemm(
+    product(
         1.0,
         dz_mat.t(),
         MatRef::new(x, batch, fan_in)?,
@@ -361,7 +396,7 @@ fn products(
     )?;
     column_sums(dz, db);
     if let Some(dx) = dx {
-        gemm(
+        product(
             1.0,
             dz_mat,
             MatRef::new(w, units, fan_in)?,
