@@ -41,14 +41,7 @@ impl Dataset {
             .checked_mul(features)
             .ok_or(Error::SizeOverflow { arg: "inputs" })?;
         check_len("inputs", inputs.len(), needed)?;
-        if let Some(position) = labels.iter().position(|&y| y as usize >= classes) {
-            return Err(Error::IndexOutOfRange {
-                arg: "labels",
-                position,
-                index: labels[position] as usize,
-                bound: classes,
-            });
-        }
+        check_labels(&labels, classes)?;
         Ok(Self {
             features,
             classes,
@@ -177,32 +170,44 @@ impl Dataset {
     /// Copies the samples at `indices` into `inputs` (`indices.len()` rows)
     /// and `labels`, for a shuffled minibatch.
     ///
-    /// Fails if the buffers do not have `indices.len()` rows or an index is
-    /// out of range.
+    /// Fails, writing nothing, if the buffers do not have `indices.len()`
+    /// rows (or that size overflows `usize`) or an index is out of range.
     pub fn gather(&self, indices: &[usize], inputs: &mut [f32], labels: &mut [u32]) -> Result<()> {
-        check_len("inputs", inputs.len(), indices.len() * self.features)?;
+        let len = indices
+            .len()
+            .checked_mul(self.features)
+            .ok_or(Error::SizeOverflow { arg: "inputs" })?;
+        check_len("inputs", inputs.len(), len)?;
         check_len("labels", labels.len(), indices.len())?;
-        for (position, (&i, (row, label))) in indices
-            .iter()
-            .zip(
-                inputs
-                    .chunks_exact_mut(self.features)
-                    .zip(labels.iter_mut()),
-            )
-            .enumerate()
-        {
-            if i >= self.len() {
-                return Err(Error::IndexOutOfRange {
-                    arg: "indices",
-                    position,
-                    index: i,
-                    bound: self.len(),
-                });
-            }
+        if let Some(position) = indices.iter().position(|&i| i >= self.len()) {
+            return Err(Error::IndexOutOfRange {
+                arg: "indices",
+                position,
+                index: indices[position],
+                bound: self.len(),
+            });
+        }
+        let rows = inputs
+            .chunks_exact_mut(self.features)
+            .zip(labels.iter_mut());
+        for (&i, (row, label)) in indices.iter().zip(rows) {
             row.copy_from_slice(&self.inputs[i * self.features..][..self.features]);
             *label = self.labels[i];
         }
         Ok(())
+    }
+}
+
+/// Fails on the first label that is not below `classes`.
+fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
+    match labels.iter().position(|&y| y as usize >= classes) {
+        Some(position) => Err(Error::IndexOutOfRange {
+            arg: "labels",
+            position,
+            index: labels[position] as usize,
+            bound: classes,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -218,24 +223,35 @@ pub fn shuffle<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
 /// Counts the rows of `logits` (`labels.len()` rows of `classes`) whose
 /// largest entry is at the label's position (the first one on ties).
 ///
-/// Fails if the lengths disagree or a label is not below `classes`.
+/// A row with a NaN logit counts as wrong, whatever its other entries: a
+/// diverged model predicts nothing, and the loss reports the NaN.
+///
+/// Fails if `classes` is 0, `labels.len() * classes` overflows, the lengths
+/// disagree or a label is not below `classes`.
 pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> Result<usize> {
-    check_len("logits", logits.len(), labels.len() * classes)?;
-    let mut correct = 0;
-    for (position, (row, &label)) in logits.chunks_exact(classes.max(1)).zip(labels).enumerate() {
-        if label as usize >= classes {
-            return Err(Error::IndexOutOfRange {
-                arg: "labels",
-                position,
-                index: label as usize,
-                bound: classes,
-            });
-        }
-        let best = row
-            .iter()
-            .enumerate()
-            .fold(0, |best, (j, &v)| if v > row[best] { j } else { best });
-        correct += usize::from(best == label as usize);
+    if classes == 0 {
+        return Err(Error::InvalidParameter {
+            arg: "classes",
+            value: 0.0,
+            expected: "at least 1",
+        });
     }
+    let len = labels
+        .len()
+        .checked_mul(classes)
+        .ok_or(Error::SizeOverflow { arg: "logits" })?;
+    check_len("logits", logits.len(), len)?;
+    check_labels(labels, classes)?;
+    let correct = logits
+        .chunks_exact(classes)
+        .zip(labels)
+        .filter(|(row, label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |best, (j, &v)| if v > row[best] { j } else { best });
+            best == **label as usize && !row.iter().any(|v| v.is_nan())
+        })
+        .count();
     Ok(correct)
 }
