@@ -35,8 +35,9 @@ use crate::simd::{F32s, map_in_place};
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] if `max_norm` is negative or NaN;
-/// [`Error::NonFinite`] if a gradient is infinite or NaN (and only then), in which case no
-/// gradient is modified (torch would silently fill them with NaN).
+/// [`Error::NonFinite`] if a gradient is infinite or NaN (and only then),
+/// in which case no gradient is modified (torch would silently fill them
+/// with NaN).
 pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
     if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::InvalidParameter {
