@@ -5,8 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 use microprop::train::Checkpoint;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(ck) = Checkpoint::from_bytes("fuzz", data) {
-        assert_eq!(ck.to_bytes(), data);
+fuzz_target!(
+    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    |data: &[u8]| {
+        if let Ok(ck) = Checkpoint::from_bytes("fuzz", data) {
+            assert_eq!(ck.to_bytes(), data);
+        }
     }
-});
+);
