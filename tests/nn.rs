@@ -734,6 +734,35 @@ fn step_uses_each_optimizer_on_its_own_tensors() {
 }
 
 #[test]
+fn step_validates_both_optimizers_before_stepping_either() {
+    let layers = [
+        LayerSpec::new(4, Activation::Tanh),
+        LayerSpec::new(1, Activation::Identity),
+    ];
+    let net = Mlp::new(2, &layers).unwrap();
+    let params: Vec<f32> = TestRng(1).vec(net.param_len(), -1.0, 1.0);
+    let grads: Vec<f32> = TestRng(2).vec(net.param_len(), -1.0, 1.0);
+    let good = Sgd {
+        lr: 0.5,
+        momentum: 0.9,
+        ..Sgd::default()
+    };
+    for bad in [f64::NAN, 1e300] {
+        let bad = Sgd { lr: bad, ..good };
+        for (weights, biases) in [(&good, &bad), (&bad, &good)] {
+            let mut p = params.clone();
+            let mut state = vec![0.25; net.state_len(weights, biases)];
+            let err = net
+                .step(2, &mut p, &grads, &mut state, weights, biases)
+                .unwrap_err();
+            assert!(err.to_string().contains("`lr`"), "{err}");
+            assert_eq!(p, params);
+            assert!(state.iter().all(|&s| s == 0.25));
+        }
+    }
+}
+
+#[test]
 fn grad_norms_are_per_layer_l2_norms() {
     let layers = [
         LayerSpec::new(3, Activation::Tanh),
