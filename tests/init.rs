@@ -57,6 +57,12 @@ fn bad_fans_and_gains_are_errors() {
         bad(init::uniform(&mut rng, &mut w, g), "bound");
         bad(init::normal(&mut rng, &mut w, g), "std");
     }
+    // A finite gain whose bound overflows f32 is the gain's fault.
+    bad(
+        init::glorot_uniform(&mut rng, &mut w, 1, 1, f32::MAX),
+        "gain",
+    );
+    bad(init::he_uniform(&mut rng, &mut w, 1, f32::MAX), "gain");
     assert_eq!(FanMode::In.fan(10, 3), 3);
     assert_eq!(FanMode::Out.fan(10, 3), 10);
 }
