@@ -103,6 +103,15 @@ fn rejects_bad_headers_and_lengths() {
 }
 
 #[test]
+fn images_without_pixels_are_blamed_on_the_image_file() {
+    let (_, labels) = small();
+    let images = idx([0, 0, 8, 3], &[3, 0, 28], &[]);
+    let err = Dataset::from_idx(&images, &labels, 3).unwrap_err();
+    assert!(err.to_string().starts_with("images: "), "{err}");
+    assert!(err.to_string().contains("0 x 28"), "{err}");
+}
+
+#[test]
 fn mnist_test_set_has_the_documented_label_counts() {
     let d = Dataset::load_idx(
         "data/mnist/t10k-images-idx3-ubyte.gz",
@@ -247,14 +256,36 @@ fn checkpoint_save_replaces_atomically_and_a_failed_save_keeps_the_old_file() {
     second.params[0] = 2.0;
     second.save(&path).unwrap();
     assert!(same_bits(&Checkpoint::load(&path).unwrap(), &second));
-    assert!(!dir.join("run.ckpt.tmp").exists());
+    // Only the checkpoint is left: no temporary file.
+    let names = |dir: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&dir), ["run.ckpt"]);
 
-    // The temporary file cannot be created: the save fails, naming it, and
-    // the previous checkpoint is untouched.
-    std::fs::create_dir(dir.join("run.ckpt.tmp")).unwrap();
-    let err = first.save(&path).unwrap_err();
-    assert!(err.to_string().contains("run.ckpt.tmp"), "{err}");
-    assert!(same_bits(&Checkpoint::load(&path).unwrap(), &second));
+    // A file of the name the temporary file used to have is the user's.
+    std::fs::write(dir.join("run.ckpt.tmp"), b"mine").unwrap();
+    first.save(&path).unwrap();
+    assert_eq!(std::fs::read(dir.join("run.ckpt.tmp")).unwrap(), b"mine");
+    assert!(same_bits(&Checkpoint::load(&path).unwrap(), &first));
+    assert_eq!(names(&dir), ["run.ckpt", "run.ckpt.tmp"]);
+
+    // The rename fails (a directory is in the way): the save fails, naming
+    // it, and leaves nothing behind.
+    let blocked = dir.join("blocked");
+    std::fs::create_dir_all(blocked.join("inside")).unwrap();
+    let err = first.save(&blocked).unwrap_err();
+    assert!(err.to_string().contains("blocked"), "{err}");
+    assert!(blocked.join("inside").is_dir());
+    assert_eq!(names(&dir), ["blocked", "run.ckpt", "run.ckpt.tmp"]);
+    // The temporary file cannot be created: the error names it.
+    let err = first.save(dir.join("no-such-dir/run.ckpt")).unwrap_err();
+    assert!(err.to_string().contains(".run.ckpt."), "{err}");
+    assert!(same_bits(&Checkpoint::load(&path).unwrap(), &first));
 
     let missing = Checkpoint::load(dir.join("missing.ckpt")).unwrap_err();
     assert!(missing.to_string().contains("missing.ckpt"), "{missing}");

@@ -20,12 +20,12 @@
 //! does not match, is rejected with an error: a torn write or a flipped bit
 //! never loads as a model.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs::File;
 use std::path::Path;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+use super::file::{io_error, read_bounded, read_prefix, write_atomic};
 use super::idx::{DataError, format_error};
 use crate::error::{Result, check_len};
 
@@ -96,27 +96,14 @@ impl Checkpoint {
                 HEADER + CRC_LEN
             )));
         }
-        if &bytes[..8] != MAGIC {
+        let header = Header::parse(what, bytes)?;
+        if header.file_len != bytes.len() as u64 {
             return Err(fail(std::format!(
-                "magic {:02x?}, expected {MAGIC:02x?} (\"MPROPCK1\")",
-                &bytes[..8]
-            )));
-        }
-        let field = |i: usize| {
-            let at = 8 + 8 * i;
-            u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-        };
-        let (epoch, step, n_params, n_state) = (field(0), field(1), field(2), field(3));
-        let expected = n_params
-            .checked_add(n_state)
-            .and_then(|n| n.checked_mul(4))
-            .and_then(|n| n.checked_add((HEADER + CRC_LEN) as u64));
-        if expected != Some(bytes.len() as u64) {
-            return Err(fail(std::format!(
-                "{} bytes, but a header for {n_params} parameters and {n_state} state floats \
-                 needs {}",
+                "{} bytes, but a header for {} parameters and {} state floats needs {}",
                 bytes.len(),
-                expected.map_or("more than 2^64".to_string(), |n| n.to_string())
+                header.params,
+                header.state,
+                header.file_len
             )));
         }
         let (body, stored) = bytes.split_at(bytes.len() - CRC_LEN);
@@ -128,62 +115,52 @@ impl Checkpoint {
                  the file is corrupt"
             )));
         }
-        let floats: Vec<f32> = body[HEADER..]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
-        let (params, state) = floats.split_at(n_params as usize);
+        let floats = |bytes: &[u8]| -> Vec<f32> {
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+                .collect()
+        };
+        let (params, state) = body[HEADER..].split_at(4 * header.params as usize);
         Ok(Checkpoint {
-            epoch,
-            step,
-            params: params.to_vec(),
-            state: state.to_vec(),
+            epoch: header.epoch,
+            step: header.step,
+            params: floats(params),
+            state: floats(state),
         })
     }
 
-    /// Writes the checkpoint to `path` atomically: into a temporary file in
-    /// the same directory, flushed to disk, then renamed over `path`. A
-    /// crash or a full disk leaves the previous file at `path` intact.
+    /// Writes the checkpoint to `path` atomically: into a new temporary
+    /// file in the same directory, flushed to disk, then renamed over
+    /// `path`. A crash or a full disk leaves the previous file at `path`
+    /// intact, and no other file is touched.
     ///
     /// # Errors
     ///
-    /// [`DataError::Io`] naming the file that could not be written, synced or
-    /// renamed; the temporary file is removed.
+    /// [`DataError::Io`] naming the file that could not be created, written,
+    /// synced or renamed; the temporary file is removed.
     pub fn save(&self, path: impl AsRef<Path>) -> core::result::Result<(), DataError> {
-        let path = path.as_ref();
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let io = |what: &Path| {
-            let what = what.display().to_string();
-            move |source| DataError::Io { what, source }
-        };
-        let written = File::create(&tmp)
-            .and_then(|mut file| {
-                file.write_all(&self.to_bytes())?;
-                file.sync_all()
-            })
-            .map_err(io(&tmp));
-        if let Err(e) = written.and_then(|()| fs::rename(&tmp, path).map_err(io(path))) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        sync_parent(path).map_err(io(path))
+        write_atomic(path.as_ref(), &self.to_bytes())
     }
 
-    /// Reads and validates the checkpoint at `path`.
+    /// Reads and validates the checkpoint at `path`: its header first, then
+    /// no more than the header gives, so a file that goes on (`/dev/zero`)
+    /// costs no more memory than a checkpoint of that header.
     ///
     /// # Errors
     ///
     /// [`DataError::Io`] if it cannot be read, else as
-    /// [`from_bytes`](Self::from_bytes).
+    /// [`from_bytes`](Self::from_bytes) (and a file longer than its header
+    /// gives is an error as soon as that is clear).
     pub fn load(path: impl AsRef<Path>) -> core::result::Result<Self, DataError> {
         let path = path.as_ref();
         let what = path.display().to_string();
-        let bytes = fs::read(path).map_err(|source| DataError::Io {
-            what: what.clone(),
-            source,
-        })?;
+        let mut file = File::open(path).map_err(io_error(&what))?;
+        let mut bytes = read_prefix(&what, &mut file, HEADER)?;
+        if bytes.len() == HEADER {
+            let header = Header::parse(&what, &bytes)?;
+            read_bounded(&what, file, header.file_len - HEADER as u64, &mut bytes)?;
+        }
         Self::from_bytes(&what, &bytes)
     }
 
@@ -203,21 +180,55 @@ impl Checkpoint {
     }
 }
 
-/// Makes the rename in `path`'s directory durable (Unix; elsewhere the
-/// rename is all there is).
-fn sync_parent(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
+/// The fixed-size start of a checkpoint file.
+struct Header {
+    epoch: u64,
+    step: u64,
+    params: u64,
+    state: u64,
+    /// The length of the whole file that the counts give.
+    file_len: u64,
+}
+
+impl Header {
+    /// Parses the first [`HEADER`] bytes of `bytes`: the magic, the fields,
+    /// and the file length they give, which must fit in a `u64`.
+    fn parse(what: &str, bytes: &[u8]) -> core::result::Result<Self, DataError> {
+        if &bytes[..8] != MAGIC {
+            return Err(format_error(
+                what,
+                std::format!(
+                    "magic {:02x?}, expected {MAGIC:02x?} (\"MPROPCK1\")",
+                    &bytes[..8]
+                ),
+            ));
+        }
+        let field = |i: usize| {
+            let at = 8 + 8 * i;
+            u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
         };
-        File::open(dir)?.sync_all()?;
+        let (params, state) = (field(2), field(3));
+        let file_len = params
+            .checked_add(state)
+            .and_then(|n| n.checked_mul(4))
+            .and_then(|n| n.checked_add((HEADER + CRC_LEN) as u64))
+            .ok_or_else(|| {
+                format_error(
+                    what,
+                    std::format!(
+                        "a header for {params} parameters and {state} state floats \
+                         needs more than 2^64 bytes"
+                    ),
+                )
+            })?;
+        Ok(Self {
+            epoch: field(0),
+            step: field(1),
+            params,
+            state,
+            file_len,
+        })
     }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 /// CRC-32 of IEEE 802.3 (the checksum of gzip and PNG), reflected

@@ -16,6 +16,7 @@
 
 mod checkpoint;
 mod dataset;
+mod file;
 mod idx;
 
 pub use checkpoint::Checkpoint;
