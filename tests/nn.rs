@@ -975,3 +975,38 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
         );
     }
 }
+
+#[test]
+fn huge_batches_are_errors_not_overflows() {
+    let layers = [
+        LayerSpec::new(300, Activation::Relu).with_dropout(0.5),
+        LayerSpec::new(10, Activation::Identity),
+    ];
+    let net = Mlp::new(784, &layers).unwrap();
+    let params = vec![0.0; net.param_len()];
+    let mut grads = vec![0.0; net.param_len()];
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    for batch in [usize::MAX, usize::MAX / 2, 1 << 40, 1 << 58] {
+        let (mut a, mut b, mut w) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
+        let x = [0.0; 784];
+        let mut masks = [0u32; 4];
+        assert!(
+            net.forward(&params, &x, batch, &mut a, &mut masks, &mut w, &mut rng)
+                .is_err()
+        );
+        assert!(
+            net.backward(
+                &params, &x, batch, &mut a, &masks, &[0.0; 10], &mut grads, &mut w
+            )
+            .is_err()
+        );
+        assert!(
+            net.infer(&params, &x, batch, &mut a, &mut b, &mut w)
+                .is_err()
+        );
+        assert!(
+            net.forward_eval(&params, &x, batch, &mut a, &mut w)
+                .is_err()
+        );
+    }
+}
