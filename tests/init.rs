@@ -70,6 +70,7 @@ fn bad_fans_and_gains_are_errors() {
 /// Uniform samples stay within the bound, reach close to it, and have mean
 /// 0 and variance bound^2 / 3 within 5 standard errors.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn uniform_bounds_are_exact_and_moments_right() {
     const N: usize = 1 << 20;
     let mut w = vec![0.0f32; N];
@@ -112,6 +113,7 @@ fn check_uniform(w: &[f32], a: f32) {
 /// Normal samples have mean 0, variance std^2, and the kurtosis of a
 /// Gaussian, within 5 standard errors.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn normal_moments_are_right() {
     const N: usize = 1 << 20;
     let mut w = vec![0.0f32; N];
