@@ -27,13 +27,17 @@ use crate::error::{Error, Result};
 /// accurate to about one f32 rounding whatever the number of elements and
 /// does not overflow for any finite input; torch sums in f32 and can return
 /// infinity where the true norm is finite. The scale is computed as torch
-/// does, `(1 / (norm + 1e-6)) * max_norm` in f32.
+/// does, `(1 / (norm + 1e-6)) * max_norm` in f32, where the norm rounds to
+/// a finite f32; above `f32::MAX` (where torch's scale would be 0) it is
+/// `max_norm / (norm + 1e-6)` in f64, rounded once, so such gradients are
+/// still clipped and only the returned norm, rounded to f32, is infinite.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] if `max_norm` is negative or NaN;
-/// [`Error::NonFinite`] if a gradient is infinite or NaN, in which case no
-/// gradient is modified (torch would silently fill them with NaN).
+/// [`Error::NonFinite`] if a gradient is infinite or NaN (and only then),
+/// in which case no gradient is modified (torch would silently fill them
+/// with NaN).
 pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
     if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::InvalidParameter {
@@ -54,21 +58,29 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
             *s += f64::from(x) * f64::from(x);
         }
     }
-    let norm = libm::sqrt(sums.iter().sum::<f64>()) as f32;
+    // Each square of a finite f32 is below 2^256, so the sum is finite
+    // unless an input is not: this check is exact in f64, where one in f32
+    // would reject norms above f32::MAX.
+    let norm = libm::sqrt(sums.iter().sum::<f64>());
     if !norm.is_finite() {
         return Err(Error::NonFinite {
             arg: "grads",
-            value: f64::from(norm),
+            value: norm,
         });
     }
-    let scale = (1.0 / (norm + 1e-6)) * max_norm;
+    let rounded = norm as f32;
+    let scale = if rounded.is_finite() {
+        (1.0 / (rounded + 1e-6)) * max_norm
+    } else {
+        (f64::from(max_norm) / (norm + 1e-6)) as f32
+    };
     if scale < 1.0 {
         let s = F32s::splat(scale);
         for g in grads.iter_mut() {
             map_in_place(g, 0.0, |v| v * s);
         }
     }
-    Ok(norm)
+    Ok(rounded)
 }
 
 /// Clamps every gradient element to `[-clip_value, clip_value]`, as

@@ -281,8 +281,7 @@ fn block_factors(r: [U32s; VECS], threshold: I32s, scale: U32s) -> ([F32s; VPW],
     let mut factors = [F32s::ZERO; VPW];
     let mut dropped = 0u32;
     for (j, f) in factors.iter_mut().enumerate() {
-        let words = r[j % VECS];
-        let bits = if j < VECS { words } else { words << 16 };
+        let bits = if j < VECS { r[j] } else { r[j - VECS] << 16 };
         let drop = threshold.simd_gt(bitcast::<U32s, I32s>(bits));
         dropped |= drop.to_bitmask() << (j * LANES);
         *f = bitcast(!bitcast::<I32s, U32s>(drop) & scale);

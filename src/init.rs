@@ -119,8 +119,8 @@ pub fn gain(activation: Activation) -> Result<f32> {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] when a fan is 0 or `gain` is negative or not
-/// finite.
+/// [`Error::InvalidParameter`] when a fan is 0 or `gain` is negative, not
+/// finite, or so large that the bound overflows f32.
 pub fn glorot_uniform<R: Rng + ?Sized>(
     rng: &mut R,
     w: &mut [f32],
@@ -130,7 +130,7 @@ pub fn glorot_uniform<R: Rng + ?Sized>(
 ) -> Result<()> {
     let g = check_gain(gain)?;
     let fans = check_fan("fan_in", fan_in)? + check_fan("fan_out", fan_out)?;
-    uniform(rng, w, (g * libm::sqrt(6.0 / fans)) as f32)
+    uniform(rng, w, spread(g * libm::sqrt(6.0 / fans), gain)?)
 }
 
 /// Fills `w` from N(0, std^2) with std = `gain * sqrt(2 / (fan_in +
@@ -138,8 +138,8 @@ pub fn glorot_uniform<R: Rng + ?Sized>(
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] when a fan is 0 or `gain` is negative or not
-/// finite.
+/// [`Error::InvalidParameter`] when a fan is 0 or `gain` is negative, not
+/// finite, or so large that the bound overflows f32.
 pub fn glorot_normal<R: Rng + ?Sized>(
     rng: &mut R,
     w: &mut [f32],
@@ -149,7 +149,7 @@ pub fn glorot_normal<R: Rng + ?Sized>(
 ) -> Result<()> {
     let g = check_gain(gain)?;
     let fans = check_fan("fan_in", fan_in)? + check_fan("fan_out", fan_out)?;
-    normal(rng, w, (g * libm::sqrt(2.0 / fans)) as f32)
+    normal(rng, w, spread(g * libm::sqrt(2.0 / fans), gain)?)
 }
 
 /// Fills `w` from U(-a, a) with a = `gain * sqrt(3 / fan)` (He et al. 2015;
@@ -157,8 +157,8 @@ pub fn glorot_normal<R: Rng + ?Sized>(
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] when `fan` is 0 or `gain` is negative or not
-/// finite.
+/// [`Error::InvalidParameter`] when `fan` is 0 or `gain` is negative, not
+/// finite, or so large that the bound overflows f32.
 pub fn he_uniform<R: Rng + ?Sized>(
     rng: &mut R,
     w: &mut [f32],
@@ -167,7 +167,7 @@ pub fn he_uniform<R: Rng + ?Sized>(
 ) -> Result<()> {
     let g = check_gain(gain)?;
     let fan = check_fan("fan", fan)?;
-    uniform(rng, w, (g * libm::sqrt(3.0 / fan)) as f32)
+    uniform(rng, w, spread(g * libm::sqrt(3.0 / fan), gain)?)
 }
 
 /// Fills `w` from N(0, std^2) with std = `gain / sqrt(fan)` (PyTorch's
@@ -175,12 +175,12 @@ pub fn he_uniform<R: Rng + ?Sized>(
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] when `fan` is 0 or `gain` is negative or not
-/// finite.
+/// [`Error::InvalidParameter`] when `fan` is 0 or `gain` is negative, not
+/// finite, or so large that the bound overflows f32.
 pub fn he_normal<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], fan: usize, gain: f32) -> Result<()> {
     let g = check_gain(gain)?;
     let fan = check_fan("fan", fan)?;
-    normal(rng, w, (g / libm::sqrt(fan)) as f32)
+    normal(rng, w, spread(g / libm::sqrt(fan), gain)?)
 }
 
 /// Fills `w` from U(-bound, bound).
@@ -297,6 +297,22 @@ fn check_gain(gain: f32) -> Result<f64> {
             arg: "gain",
             value: f64::from(gain),
             expected: "finite and >= 0",
+        })
+    }
+}
+
+/// The bound or standard deviation `x` that `gain` scales, rounded to f32;
+/// a gain that makes it overflow is an error naming the gain, not the
+/// sampler's argument the caller never passed.
+fn spread(x: f64, gain: f32) -> Result<f32> {
+    let rounded = x as f32;
+    if rounded.is_finite() {
+        Ok(rounded)
+    } else {
+        Err(Error::InvalidParameter {
+            arg: "gain",
+            value: f64::from(gain),
+            expected: "small enough that the bound or std fits in f32",
         })
     }
 }

@@ -50,21 +50,34 @@ fn positive_steps(arg: &'static str, value: u64) -> Result<()> {
     }
 }
 
-/// `gamma^k` for an integer `k`, as Python's `gamma ** k`.
-fn powi(gamma: f64, k: u64) -> f64 {
-    libm::pow(gamma, k as f64)
+/// `base_lr * gamma^k` for an integer `k`, as Python's `base_lr * gamma **
+/// k`, or an error naming `gamma` once `gamma > 1` has grown the rate past
+/// f64's range (where Python would return infinity, or NaN for a zero
+/// `base_lr`).
+fn decayed(base_lr: f64, gamma: f64, k: u64) -> Result<f64> {
+    let lr = base_lr * libm::pow(gamma, k as f64);
+    if lr.is_finite() {
+        Ok(lr)
+    } else {
+        Err(invalid(
+            "gamma",
+            gamma,
+            "small enough that base_lr * gamma^k stays finite",
+        ))
+    }
 }
 
 /// `StepLR(step_size, gamma)`: `base_lr * gamma^floor(t / step_size)`.
 ///
 /// # Errors
 ///
-/// `base_lr` or `gamma` negative or not finite, or `step_size == 0`.
+/// `base_lr` or `gamma` negative or not finite, `step_size == 0`, or a rate
+/// that overflows f64.
 pub fn step(base_lr: f64, gamma: f64, step_size: u64, t: u64) -> Result<f64> {
     non_negative("base_lr", base_lr)?;
     non_negative("gamma", gamma)?;
     positive_steps("step_size", step_size)?;
-    Ok(base_lr * powi(gamma, t / step_size))
+    decayed(base_lr, gamma, t / step_size)
 }
 
 /// `MultiStepLR(milestones, gamma)`: `base_lr * gamma^m`, where `m` counts
@@ -73,23 +86,25 @@ pub fn step(base_lr: f64, gamma: f64, step_size: u64, t: u64) -> Result<f64> {
 ///
 /// # Errors
 ///
-/// `base_lr` or `gamma` negative or not finite.
+/// `base_lr` or `gamma` negative or not finite, or a rate that overflows
+/// f64.
 pub fn multi_step(base_lr: f64, gamma: f64, milestones: &[u64], t: u64) -> Result<f64> {
     non_negative("base_lr", base_lr)?;
     non_negative("gamma", gamma)?;
     let passed = milestones.iter().filter(|&&m| m <= t).count();
-    Ok(base_lr * powi(gamma, passed as u64))
+    decayed(base_lr, gamma, passed as u64)
 }
 
 /// `ExponentialLR(gamma)`: `base_lr * gamma^t`.
 ///
 /// # Errors
 ///
-/// `base_lr` or `gamma` negative or not finite.
+/// `base_lr` or `gamma` negative or not finite, or a rate that overflows
+/// f64.
 pub fn exponential(base_lr: f64, gamma: f64, t: u64) -> Result<f64> {
     non_negative("base_lr", base_lr)?;
     non_negative("gamma", gamma)?;
-    Ok(base_lr * powi(gamma, t))
+    decayed(base_lr, gamma, t)
 }
 
 /// `CosineAnnealingLR(T_max = total, eta_min = min_lr)`:
@@ -135,12 +150,18 @@ pub fn inverse_time(base_lr: f64, decay: f64, t: u64) -> Result<f64> {
 /// `steps == 0`.
 pub fn linear_warmup(base_lr: f64, start_factor: f64, steps: u64, t: u64) -> Result<f64> {
     non_negative("base_lr", base_lr)?;
-    if !(start_factor > 0.0 && start_factor <= 1.0) {
-        return Err(invalid("start_factor", start_factor, "in (0, 1]"));
-    }
+    check_start_factor(start_factor)?;
     positive_steps("steps", steps)?;
     let done = t.min(steps) as f64 / steps as f64;
     Ok(base_lr * (start_factor + (1.0 - start_factor) * done))
+}
+
+fn check_start_factor(start_factor: f64) -> Result<()> {
+    if start_factor > 0.0 && start_factor <= 1.0 {
+        Ok(())
+    } else {
+        Err(invalid("start_factor", start_factor, "in (0, 1]"))
+    }
 }
 
 /// A schedule chosen at run time; [`Schedule::lr`] evaluates the matching
@@ -219,12 +240,16 @@ impl Warmup<'_> {
     ///
     /// # Errors
     ///
-    /// As [`linear_warmup`] during the warmup and as `then` after it.
+    /// `start_factor` outside `(0, 1]`, or as `then`, at every `t`: during
+    /// the warmup `then` is checked at its step 0, so a bad configuration
+    /// fails at the first step, not when the warmup ends.
     pub fn lr(&self, base_lr: f64, t: u64) -> Result<f64> {
+        check_start_factor(self.start_factor)?;
+        let after = self.then.lr(base_lr, t.saturating_sub(self.steps))?;
         if t < self.steps {
             linear_warmup(base_lr, self.start_factor, self.steps, t)
         } else {
-            self.then.lr(base_lr, t - self.steps)
+            Ok(after)
         }
     }
 }

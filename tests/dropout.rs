@@ -15,7 +15,10 @@ fn seeded(seed: u64) -> Xoshiro256PlusPlus {
 }
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    // Any NaN matches any NaN: Rust leaves the payload of a computed NaN
+    // unspecified, and Miri picks it at random.
+    let same = |x: &f32, y: &f32| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
 }
 
 /// Forward, in-place forward, backward and in-place backward all agree with
@@ -179,6 +182,7 @@ fn within_5_sigma(what: &str, observed: f64, expected: f64, sd: f64) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn keep_rate_is_within_5_sigma_over_1e7_elements() {
     const N: usize = 10_000_000;
     for p in [0.1f32, 0.5, 0.9] {
@@ -203,6 +207,7 @@ fn keep_rate_is_within_5_sigma_over_1e7_elements() {
 /// at lag 16, consecutive outputs of one stream at lag 32) the number of
 /// kept pairs is what independence predicts.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn neighbouring_elements_are_uncorrelated() {
     const N: usize = 1 << 20;
     for p in [0.1f32, 0.5, 0.9] {
@@ -229,6 +234,7 @@ fn neighbouring_elements_are_uncorrelated() {
 /// Every bit position of the mask words has the keep rate, and every pair of
 /// positions within a word is independent.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn bit_positions_are_uniform_and_uncorrelated() {
     const WORDS: usize = 1 << 15;
     for p in [0.1f32, 0.5, 0.9] {
@@ -256,6 +262,7 @@ fn bit_positions_are_uniform_and_uncorrelated() {
 /// Inverted dropout keeps the mean: E[y] = x * q * scale, within 2^-17 /
 /// (1 - p) (the 16-bit threshold) of x.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn expected_output_equals_input() {
     const N: usize = 1 << 20;
     let x = TestRng(5).vec(N, -3.0, 3.0);

@@ -57,6 +57,12 @@ fn bad_fans_and_gains_are_errors() {
         bad(init::uniform(&mut rng, &mut w, g), "bound");
         bad(init::normal(&mut rng, &mut w, g), "std");
     }
+    // A finite gain whose bound overflows f32 is the gain's fault.
+    bad(
+        init::glorot_uniform(&mut rng, &mut w, 1, 1, f32::MAX),
+        "gain",
+    );
+    bad(init::he_uniform(&mut rng, &mut w, 1, f32::MAX), "gain");
     assert_eq!(FanMode::In.fan(10, 3), 3);
     assert_eq!(FanMode::Out.fan(10, 3), 10);
 }
@@ -64,6 +70,7 @@ fn bad_fans_and_gains_are_errors() {
 /// Uniform samples stay within the bound, reach close to it, and have mean
 /// 0 and variance bound^2 / 3 within 5 standard errors.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn uniform_bounds_are_exact_and_moments_right() {
     const N: usize = 1 << 20;
     let mut w = vec![0.0f32; N];
@@ -106,6 +113,7 @@ fn check_uniform(w: &[f32], a: f32) {
 /// Normal samples have mean 0, variance std^2, and the kurtosis of a
 /// Gaussian, within 5 standard errors.
 #[test]
+#[cfg_attr(miri, ignore = "statistics over a million draws: hours under Miri")]
 fn normal_moments_are_right() {
     const N: usize = 1 << 20;
     let mut w = vec![0.0f32; N];

@@ -792,6 +792,35 @@ fn step_uses_each_optimizer_on_its_own_tensors() {
 }
 
 #[test]
+fn step_validates_both_optimizers_before_stepping_either() {
+    let layers = [
+        LayerSpec::new(4, Activation::Tanh),
+        LayerSpec::new(1, Activation::Identity),
+    ];
+    let net = Mlp::new(2, &layers).unwrap();
+    let params: Vec<f32> = TestRng(1).vec(net.param_len(), -1.0, 1.0);
+    let grads: Vec<f32> = TestRng(2).vec(net.param_len(), -1.0, 1.0);
+    let good = Sgd {
+        lr: 0.5,
+        momentum: 0.9,
+        ..Sgd::default()
+    };
+    for bad in [f64::NAN, 1e300] {
+        let bad = Sgd { lr: bad, ..good };
+        for (weights, biases) in [(&good, &bad), (&bad, &good)] {
+            let mut p = params.clone();
+            let mut state = vec![0.25; net.state_len(weights, biases)];
+            let err = net
+                .step(2, &mut p, &grads, &mut state, weights, biases)
+                .unwrap_err();
+            assert!(err.to_string().contains("`lr`"), "{err}");
+            assert_eq!(p, params);
+            assert!(state.iter().all(|&s| s == 0.25));
+        }
+    }
+}
+
+#[test]
 fn grad_norms_are_per_layer_l2_norms() {
     let layers = [
         LayerSpec::new(3, Activation::Tanh),
@@ -1003,6 +1032,41 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
             format!("{digest:016x}"),
             "{SIMD_BACKEND} differs from {:?}",
             entry.file_name()
+        );
+    }
+}
+
+#[test]
+fn huge_batches_are_errors_not_overflows() {
+    let layers = [
+        LayerSpec::new(300, Activation::Relu).with_dropout(0.5),
+        LayerSpec::new(10, Activation::Identity),
+    ];
+    let net = Mlp::new(784, &layers).unwrap();
+    let params = vec![0.0; net.param_len()];
+    let mut grads = vec![0.0; net.param_len()];
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    for batch in [usize::MAX, usize::MAX / 2, 1 << 40, 1 << 58] {
+        let (mut a, mut b, mut w) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
+        let x = [0.0; 784];
+        let mut masks = [0u32; 4];
+        assert!(
+            net.forward(&params, &x, batch, &mut a, &mut masks, &mut w, &mut rng)
+                .is_err()
+        );
+        assert!(
+            net.backward(
+                &params, &x, batch, &mut a, &masks, &[0.0; 10], &mut grads, &mut w
+            )
+            .is_err()
+        );
+        assert!(
+            net.infer(&params, &x, batch, &mut a, &mut b, &mut w)
+                .is_err()
+        );
+        assert!(
+            net.forward_eval(&params, &x, batch, &mut a, &mut w)
+                .is_err()
         );
     }
 }

@@ -8,7 +8,7 @@ use rand_xoshiro::{Xoshiro128PlusPlus, Xoshiro256PlusPlus};
 
 #[test]
 fn each_stream_is_rand_xoshiros_xoshiro128plusplus() {
-    for seed in 0..20 {
+    for seed in 0..if cfg!(miri) { 2 } else { 20 } {
         let mut fast = StreamRng::from_rng(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
         let mut scalar =
             reference::rng::StreamRng::from_rng(&mut Xoshiro256PlusPlus::seed_from_u64(seed));

@@ -198,3 +198,56 @@ fn bad_schedule_arguments_are_errors() {
         "min_lr",
     );
 }
+
+#[test]
+fn warmup_checks_its_factor_and_its_schedule_at_every_step() {
+    for start_factor in [f64::NAN, -1.0, 0.0, 2.0] {
+        for steps in [0, 5] {
+            let w = Warmup {
+                steps,
+                start_factor,
+                then: Schedule::Constant,
+            };
+            for t in [0, 4, 5, 100] {
+                assert!(
+                    matches!(
+                        w.lr(0.1, t),
+                        Err(Error::InvalidParameter {
+                            arg: "start_factor",
+                            ..
+                        })
+                    ),
+                    "{start_factor} {steps} {t}"
+                );
+            }
+        }
+    }
+    let w = Warmup {
+        steps: 5,
+        start_factor: 0.5,
+        then: Schedule::Cosine {
+            min_lr: 0.0,
+            total: 0,
+        },
+    };
+    assert!(matches!(
+        w.lr(0.1, 0),
+        Err(Error::InvalidParameter { arg: "total", .. })
+    ));
+}
+
+#[test]
+fn a_rate_that_overflows_is_an_error() {
+    for r in [
+        schedule::exponential(1.0, 2.0, 2000),
+        schedule::exponential(0.0, 2.0, 2000),
+        schedule::step(1e300, 1e10, 1, 5),
+        schedule::multi_step(1.0, 1e300, &[1, 2], 3),
+    ] {
+        assert!(
+            matches!(r, Err(Error::InvalidParameter { arg: "gamma", .. })),
+            "{r:?}"
+        );
+    }
+    assert_eq!(schedule::exponential(1.0, 2.0, 10), Ok(1024.0));
+}

@@ -3,6 +3,7 @@
 #![cfg(feature = "std")]
 
 use flate2::{Compression, write::GzEncoder};
+use microprop::Error;
 use microprop::train::{Dataset, accuracy, shuffle};
 use rand_core::SeedableRng;
 use std::io::Write;
@@ -102,6 +103,15 @@ fn rejects_bad_headers_and_lengths() {
 }
 
 #[test]
+fn images_without_pixels_are_blamed_on_the_image_file() {
+    let (_, labels) = small();
+    let images = idx([0, 0, 8, 3], &[3, 0, 28], &[]);
+    let err = Dataset::from_idx(&images, &labels, 3).unwrap_err();
+    assert!(err.to_string().starts_with("images: "), "{err}");
+    assert!(err.to_string().contains("0 x 28"), "{err}");
+}
+
+#[test]
 fn mnist_test_set_has_the_documented_label_counts() {
     let d = Dataset::load_idx(
         "data/mnist/t10k-images-idx3-ubyte.gz",
@@ -165,4 +175,42 @@ fn split_off_holds_out_the_tail() {
     );
     assert_eq!((dev.features(), dev.classes()), (2, 3));
     assert!(d.split_off(3).unwrap().is_empty());
+}
+
+#[test]
+fn gather_and_accuracy_check_their_size_products() {
+    let wide = Dataset::new(1 << 63, 10, vec![], vec![]).unwrap();
+    let mut labels = [99; 2];
+    let err = wide.gather(&[5, 7], &mut [], &mut labels).unwrap_err();
+    assert_eq!(err, Error::SizeOverflow { arg: "inputs" });
+    assert_eq!(labels, [99; 2]);
+    assert_eq!(
+        accuracy(&[], &[0, 0], 1 << 63),
+        Err(Error::SizeOverflow { arg: "logits" })
+    );
+}
+
+#[test]
+fn gather_writes_nothing_when_a_later_index_is_out_of_range() {
+    let d = Dataset::new(2, 3, vec![0., 1., 2., 3., 4., 5.], vec![2, 0, 1]).unwrap();
+    let (mut x, mut y) = ([9.0; 4], [9; 2]);
+    let err = d.gather(&[0, 3], &mut x, &mut y).unwrap_err();
+    assert!(err.to_string().contains("indices[1]"), "{err}");
+    assert_eq!((x, y), ([9.0; 4], [9; 2]));
+}
+
+#[test]
+fn accuracy_checks_classes_and_labels_up_front_and_counts_nan_rows_wrong() {
+    assert!(matches!(
+        accuracy(&[], &[0, 1], 0),
+        Err(Error::InvalidParameter { arg: "classes", .. })
+    ));
+    assert!(accuracy(&[], &[], 0).is_err());
+    let err = accuracy(&[0.0; 4], &[0, 2], 2).unwrap_err();
+    assert!(err.to_string().contains("labels[1]"), "{err}");
+    let nan = f32::NAN;
+    assert_eq!(accuracy(&[nan, nan], &[0], 2), Ok(0));
+    assert_eq!(accuracy(&[1.0, nan], &[0], 2), Ok(0));
+    assert_eq!(accuracy(&[nan, 1.0], &[1], 2), Ok(0));
+    assert_eq!(accuracy(&[1.0, 0.0, nan, 1.0], &[0, 1], 2), Ok(1));
 }

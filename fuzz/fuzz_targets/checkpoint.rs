@@ -13,13 +13,17 @@ const LAYERS: [LayerSpec; 2] = [
     LayerSpec::new(2, Activation::Identity),
 ];
 
-fuzz_target!(|data: &[u8]| {
-    let mut trainer = Trainer::new(Config::new(2, &LAYERS)).expect("a valid configuration");
-    if trainer.load_safetensors(data).is_ok() {
-        let bytes = trainer.to_safetensors().expect("a checkpoint");
-        let mut again = Trainer::new(Config::new(2, &LAYERS)).expect("a valid configuration");
-        again.load_safetensors(&bytes).expect("its own checkpoint");
-        let bits = |t: &Trainer| t.params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&again), bits(&trainer));
+fuzz_target!(
+    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    |data: &[u8]| {
+        let mut trainer = Trainer::new(Config::new(2, &LAYERS)).expect("a valid configuration");
+        if trainer.load_safetensors(data).is_ok() {
+            let bytes = trainer.to_safetensors().expect("a checkpoint");
+            let mut again =
+                Trainer::new(Config::new(2, &LAYERS)).expect("a valid configuration");
+            again.load_safetensors(&bytes).expect("its own checkpoint");
+            let bits = |t: &Trainer| t.params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&again), bits(&trainer));
+        }
     }
-});
+);

@@ -37,7 +37,7 @@ pub(crate) const HARDWARE: bool = cfg!(all(
     not(target_has_atomic = "64")
 ));
 
-pub(crate) use fpu::{fmaf, sqrtf};
+pub(crate) use instructions::{fmaf, sqrtf};
 
 /// The FPU instructions.
 #[cfg(all(
@@ -46,7 +46,7 @@ pub(crate) use fpu::{fmaf, sqrtf};
     target_os = "none",
     not(target_has_atomic = "64")
 ))]
-mod fpu {
+mod instructions {
     /// `a * b + c` rounded once.
     #[allow(unsafe_code)]
     #[inline(always)]
@@ -103,7 +103,7 @@ mod fpu {
     target_os = "none",
     not(target_has_atomic = "64")
 )))]
-mod fpu {
+mod instructions {
     /// `a * b + c` rounded once.
     #[inline(always)]
     pub(crate) fn fmaf(a: f32, b: f32, c: f32) -> f32 {

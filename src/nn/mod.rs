@@ -489,8 +489,9 @@ impl<'a> Mlp<'a> {
     /// identical to stepping each tensor on its own.
     ///
     /// Fails if `params` or `grads` do not have [`Mlp::param_len`]
-    /// elements, `state` does not have [`Mlp::state_len`] elements, or an
-    /// optimizer rejects its configuration.
+    /// elements, `state` does not have [`Mlp::state_len`] elements, `t` is
+    /// 0, or an optimizer rejects its configuration. Both optimizers are
+    /// validated before either steps, so an error changes nothing.
     #[inline(always)]
     pub fn step<W, B>(
         &self,
@@ -505,9 +506,13 @@ impl<'a> Mlp<'a> {
         W: Optimizer + ?Sized,
         B: Optimizer + ?Sized,
     {
+        weights.validate()?;
+        biases.validate()?;
         check_len("params", params.len(), self.param_len())?;
         check_len("grads", grads.len(), self.param_len())?;
         check_len("state", state.len(), self.state_len(weights, biases))?;
+        // What remains to fail is `t == 0`, and the weights' step fails
+        // first.
         let n = self.weight_len();
         let (pw, pb) = params.split_at_mut(n);
         let (gw, gb) = grads.split_at(n);

@@ -71,12 +71,17 @@ impl Optimizer for Adagrad {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         non_negative("lr", self.lr)?;
         non_negative("lr_decay", self.lr_decay)?;
         non_negative("weight_decay", self.weight_decay)?;
         non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
-        non_negative("eps", self.eps)?;
+        non_negative("eps", self.eps)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, 1, 0)?;
         let sign = sign(self.maximize);
         let wd = decay(self.weight_decay);
@@ -142,11 +147,16 @@ impl Optimizer for Adadelta {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         non_negative("lr", self.lr)?;
         unit_closed("rho", self.rho)?;
         non_negative("eps", self.eps)?;
-        non_negative("weight_decay", self.weight_decay)?;
+        non_negative("weight_decay", self.weight_decay)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
         let sign = sign(self.maximize);
         let wd = decay(self.weight_decay);
@@ -223,12 +233,17 @@ impl Optimizer for RmsProp {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         non_negative("lr", self.lr)?;
         non_negative("alpha", self.alpha)?;
         non_negative("eps", self.eps)?;
         non_negative("weight_decay", self.weight_decay)?;
-        non_negative("momentum", self.momentum)?;
+        non_negative("momentum", self.momentum)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
         let sign = sign(self.maximize);
         let wd = decay(self.weight_decay);

@@ -2,8 +2,8 @@
 //! `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, fma, fused, is_zero, max_nan, non_negative, planes_len, splat,
-    sqrt, unit_open,
+    Lerp, Optimizer, check_step, derived_f32, fma, fused, is_zero, max_nan, non_negative,
+    planes_len, splat, sqrt, unit_open,
 };
 use crate::backend::F32s;
 use crate::error::Result;
@@ -15,6 +15,31 @@ fn validate(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Result<(
     unit_open("betas.0", betas.0)?;
     unit_open("betas.1", betas.1)?;
     non_negative("weight_decay", weight_decay)
+}
+
+/// Checks that `lr / (1 - beta1^t)`, largest at `t = 1`, fits in f32 (after
+/// [`validate`]).
+fn check_corrected_lr(lr: f64, beta1: f64) -> Result<()> {
+    derived_f32(
+        "lr",
+        lr,
+        lr / (1.0 - beta1),
+        "such that lr / (1 - betas.0) <= f32::MAX",
+    )
+}
+
+/// Checks that the decoupled decay `1 - lr * weight_decay` fits in f32
+/// (after [`validate`]).
+fn check_decoupled(lr: f64, weight_decay: f64, decoupled: bool) -> Result<()> {
+    if !decoupled {
+        return Ok(());
+    }
+    derived_f32(
+        "weight_decay",
+        weight_decay,
+        lr * weight_decay,
+        "such that lr * weight_decay <= f32::MAX",
+    )
 }
 
 /// `1 - beta^t` in f64, as Python computes it.
@@ -113,8 +138,15 @@ impl Optimizer for Adam {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
+        check_corrected_lr(self.lr, self.betas.0)?;
+        check_decoupled(self.lr, self.weight_decay, self.decoupled_weight_decay)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
         let (b1, b2) = self.betas;
         let decay = Decay::new(
@@ -214,6 +246,11 @@ impl Optimizer for AdamW {
     }
 
     #[inline(always)]
+    fn validate(&self) -> Result<()> {
+        self.as_adam().validate()
+    }
+
+    #[inline(always)]
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.as_adam().step(t, params, grads, state)
     }
@@ -262,8 +299,14 @@ impl Optimizer for Adamax {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
+        check_corrected_lr(self.lr, self.betas.0)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
         let (b1, b2) = self.betas;
         let decay = Decay::new(self.maximize, self.lr, self.weight_decay, false);
@@ -334,9 +377,19 @@ impl Optimizer for NAdam {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
         non_negative("momentum_decay", self.momentum_decay)?;
+        // Both coefficients are at most lr / (1 - beta1'), where beta1' is
+        // beta1 rounded to f32: the product of the momenta is kept in f32,
+        // and every factor is at most beta1'.
+        check_corrected_lr(self.lr, f64::from(self.betas.0 as f32))?;
+        check_decoupled(self.lr, self.weight_decay, self.decoupled_weight_decay)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, 2, 1)?;
         let (b1, b2) = self.betas;
         let tf = t as f64;
@@ -422,8 +475,14 @@ impl Optimizer for RAdam {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate(self.lr, self.betas, self.eps, self.weight_decay)?;
+        check_decoupled(self.lr, self.weight_decay, self.decoupled_weight_decay)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
         let (b1, b2) = self.betas;
         let decay = Decay::new(

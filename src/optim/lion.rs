@@ -47,11 +47,16 @@ impl Optimizer for Lion {
     }
 
     #[inline(always)]
-    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         non_negative("lr", self.lr)?;
         unit_closed("betas.0", self.betas.0)?;
         unit_closed("betas.1", self.betas.1)?;
-        non_negative("weight_decay", self.weight_decay)?;
+        non_negative("weight_decay", self.weight_decay)
+    }
+
+    #[inline(always)]
+    fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
+        self.validate()?;
         check_step(t, params, grads, state, 1, 0)?;
         let (b1, b2) = self.betas;
         let (b1, c1) = (splat(b1), splat(1.0 - b1));

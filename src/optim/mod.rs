@@ -52,7 +52,11 @@
 //!
 //! Each `step` checks the hyperparameters where `torch.optim` raises (and
 //! rejects NaN and infinite ones too), then the lengths, before touching any
-//! data: an error leaves parameters and state unchanged.
+//! data: an error leaves parameters and state unchanged. The fields are f64,
+//! but the per-element arithmetic is f32, so every hyperparameter must be
+//! finite in f32, and so must the per-step scalars made from them (Adam's
+//! `lr / (1 - beta1^t)`, AdamW's `1 - lr * weight_decay`): `Sgd { lr: 1e300,
+//! .. }` is an error naming `lr`, not a step to infinity.
 
 mod adagrad;
 mod adam;
@@ -76,14 +80,27 @@ pub trait Optimizer {
     /// (saturating at `usize::MAX`, which no buffer can match).
     fn state_len(&self, n: usize) -> usize;
 
+    /// Checks the hyperparameters as [`step`](Self::step) does first: each
+    /// in its range (every number finite in f32, for the per-element
+    /// arithmetic is f32), and the per-step scalars made from them finite in
+    /// f32 at every `t`. Once this passes, `step` fails only for `t == 0` or
+    /// wrong lengths, which lets a caller that steps several tensors check
+    /// every optimizer before changing any tensor (as
+    /// [`Mlp::step`](crate::nn::Mlp::step) does).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the field at fault.
+    fn validate(&self) -> Result<()>;
+
     /// Applies step `t` (counting from 1) to `params`, given `grads` of the
     /// same length and the `state` buffer of exactly `state_len(params.len())`
     /// values (zeroed before step 1).
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidParameter`] for a bad hyperparameter (naming the field)
-    /// or `t == 0`; [`Error::LengthMismatch`] if `grads` or `state` have the
+    /// [`Error::InvalidParameter`] for a bad hyperparameter (naming the field,
+    /// see [`validate`](Self::validate)) or `t == 0`; [`Error::LengthMismatch`] if `grads` or `state` have the
     /// wrong length. Nothing is modified when an error is returned.
     ///
     /// The optimizers of this module implement it `#[inline(always)]`: with
@@ -97,16 +114,15 @@ pub trait Optimizer {
 // bits: on targets without a double-precision FPU (the Cortex-M4F) every f64
 // comparison is a library call, and the checks run on every step (on whole
 // 64-bit patterns LLVM would recognise the comparison and call it anyway).
-// Non-negative finite f64 (and +0) are exactly the bit patterns below that
-// of infinity; -0 counts as 0, as in the comparisons they replace.
+// Non-negative f64 (and +0) are ordered as their bit patterns are, and the
+// patterns of NaN and of negative numbers lie above every bound used here;
+// -0 counts as 0, as in the comparisons they replace.
 
-const HIGH_INFINITY: u32 = 0x7FF0_0000;
-const HIGH_ONE: u32 = 0x3FF0_0000;
 const HIGH_SIGN: u32 = 0x8000_0000;
 
 /// The high and low 32 bits of `x`.
 #[inline(always)]
-fn halves(x: f64) -> (u32, u32) {
+const fn halves(x: f64) -> (u32, u32) {
     let bits = x.to_bits();
     ((bits >> 32) as u32, bits as u32)
 }
@@ -118,36 +134,70 @@ pub(crate) fn is_zero(x: f64) -> bool {
     (hi << 1) | lo == 0
 }
 
-/// `x.is_finite()`.
-#[inline]
-pub(crate) fn is_finite(x: f64) -> bool {
-    halves(x).0 & !HIGH_SIGN < HIGH_INFINITY
+/// `0 <= x < limit`, or `0 <= x <= limit` when `closed`, for a positive
+/// finite `limit`.
+#[inline(always)]
+fn in_range(x: f64, limit: f64, closed: bool) -> bool {
+    let ((hi, lo), (limit_hi, limit_lo)) = (halves(x), halves(limit));
+    hi < limit_hi
+        || (hi == limit_hi && (lo < limit_lo || (closed && lo == limit_lo)))
+        || (hi == HIGH_SIGN && lo == 0)
 }
 
-/// `0 <= x < limit`, where `limit` is the high half of a positive f64 whose
-/// low half is 0 (or `0 <= x <= limit` when `closed`).
-#[inline]
-fn in_range(x: f64, limit: u32, closed: bool) -> bool {
-    let (hi, lo) = halves(x);
-    hi < limit || (closed && hi == limit && lo == 0) || (hi == HIGH_SIGN && lo == 0)
-}
+/// The largest f32, the bound of every hyperparameter: each is rounded to
+/// f32 for the per-element arithmetic, where a larger one would be infinite.
+const F32_MAX: f64 = f32::MAX as f64;
 
-/// `Err(InvalidParameter)` unless `value` is finite and `>= 0`.
+/// `Err(InvalidParameter)` unless `0 <= value <= f32::MAX`.
 pub(crate) fn non_negative(arg: &'static str, value: f64) -> Result<()> {
-    if in_range(value, HIGH_INFINITY, false) {
+    if in_range(value, F32_MAX, true) {
         Ok(())
     } else {
         Err(Error::InvalidParameter {
             arg,
             value,
-            expected: "finite and >= 0",
+            expected: "in [0, f32::MAX]",
+        })
+    }
+}
+
+/// `Err(InvalidParameter)` unless `-f32::MAX <= value <= f32::MAX`.
+pub(crate) fn finite_f32(arg: &'static str, value: f64) -> Result<()> {
+    if in_range(value.abs(), F32_MAX, true) {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            arg,
+            value,
+            expected: "in [-f32::MAX, f32::MAX]",
+        })
+    }
+}
+
+/// `Err(InvalidParameter)` naming `arg` and its `value` unless `derived`,
+/// a non-negative product or quotient of checked hyperparameters that bounds
+/// a per-step scalar for every `t`, is at most `f32::MAX`: `expected` says
+/// which.
+pub(crate) fn derived_f32(
+    arg: &'static str,
+    value: f64,
+    derived: f64,
+    expected: &'static str,
+) -> Result<()> {
+    if in_range(derived, F32_MAX, true) {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            arg,
+            value,
+            expected,
         })
     }
 }
 
 /// `Err(InvalidParameter)` unless `0 <= value < 1`.
 pub(crate) fn unit_open(arg: &'static str, value: f64) -> Result<()> {
-    if in_range(value, HIGH_ONE, false) {
+    if in_range(value, 1.0, false) {
         Ok(())
     } else {
         Err(Error::InvalidParameter {
@@ -160,7 +210,7 @@ pub(crate) fn unit_open(arg: &'static str, value: f64) -> Result<()> {
 
 /// `Err(InvalidParameter)` unless `0 <= value <= 1`.
 pub(crate) fn unit_closed(arg: &'static str, value: f64) -> Result<()> {
-    if in_range(value, HIGH_ONE, true) {
+    if in_range(value, 1.0, true) {
         Ok(())
     } else {
         Err(Error::InvalidParameter {

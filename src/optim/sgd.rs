@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
 
 use super::{
-    Optimizer, check_step, fma, fused, is_finite, is_zero, non_negative, planes_len, splat,
+    Optimizer, check_step, finite_f32, fma, fused, is_zero, non_negative, planes_len, splat,
 };
 use crate::backend::F32s;
 use crate::error::{Error, Result};
@@ -50,27 +50,6 @@ impl Default for Sgd {
 }
 
 impl Sgd {
-    fn validate(&self) -> Result<()> {
-        non_negative("lr", self.lr)?;
-        non_negative("momentum", self.momentum)?;
-        non_negative("weight_decay", self.weight_decay)?;
-        if !is_finite(self.dampening) {
-            return Err(Error::InvalidParameter {
-                arg: "dampening",
-                value: self.dampening,
-                expected: "finite",
-            });
-        }
-        if self.nesterov && (is_zero(self.momentum) || !is_zero(self.dampening)) {
-            return Err(Error::InvalidParameter {
-                arg: "nesterov",
-                value: 1.0,
-                expected: "used with momentum > 0 and dampening == 0",
-            });
-        }
-        Ok(())
-    }
-
     fn planes(&self) -> usize {
         usize::from(!is_zero(self.momentum))
     }
@@ -79,6 +58,24 @@ impl Sgd {
 impl Optimizer for Sgd {
     fn state_len(&self, n: usize) -> usize {
         planes_len(n, self.planes(), 0)
+    }
+
+    #[inline(always)]
+    fn validate(&self) -> Result<()> {
+        non_negative("lr", self.lr)?;
+        non_negative("momentum", self.momentum)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        // `1 - dampening` is what is rounded to f32; f32::MAX + 1 rounds to
+        // f32::MAX.
+        finite_f32("dampening", self.dampening)?;
+        if self.nesterov && (is_zero(self.momentum) || !is_zero(self.dampening)) {
+            return Err(Error::InvalidParameter {
+                arg: "nesterov",
+                value: 1.0,
+                expected: "used with momentum > 0 and dampening == 0",
+            });
+        }
+        Ok(())
     }
 
     #[inline(always)]

@@ -5,8 +5,9 @@
 //! elements in row-major order. Only unsigned bytes (type `0x08`) occur in
 //! MNIST and only they are accepted.
 
+use super::file::{io_error, read_bounded, read_prefix};
 use std::fmt;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::string::String;
 use std::vec::Vec;
 
@@ -57,48 +58,52 @@ pub(crate) fn format_error(what: &str, reason: String) -> DataError {
     }
 }
 
-/// Decompresses `bytes` if they start with the gzip magic, else returns
-/// them as they are. A truncated stream or a bad checksum is an error.
-pub(crate) fn maybe_gunzip(what: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes.to_vec());
+/// Reads an IDX file of unsigned bytes with `ndim` dimensions from
+/// `reader`, gzip-compressed or raw, and returns the dimensions and the
+/// elements. The element count must match the dimensions exactly: a short
+/// or over-long file is an error.
+///
+/// The header is read (and inflated) first, then at most the bytes it
+/// gives, plus one to see that the file ends there: neither a long file nor
+/// a gzip bomb costs more memory than the header justifies.
+pub(crate) fn read_u8(
+    what: &str,
+    mut reader: impl BufRead,
+    ndim: usize,
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let head = reader.fill_buf().map_err(io_error(what))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        read_raw(what, flate2::bufread::GzDecoder::new(reader), ndim)
+    } else {
+        read_raw(what, reader, ndim)
     }
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|source| DataError::Io {
-            what: what.into(),
-            source,
-        })?;
-    Ok(out)
 }
 
-/// Parses an IDX file of unsigned bytes with `ndim` dimensions and returns
-/// the dimensions and the elements. The element count must match the
-/// dimensions exactly: a short or over-long file is an error.
-pub(crate) fn parse_u8<'a>(
+/// [`read_u8`] of an uncompressed stream.
+fn read_raw(
     what: &str,
-    bytes: &'a [u8],
+    mut reader: impl Read,
     ndim: usize,
-) -> Result<(Vec<usize>, &'a [u8]), DataError> {
-    let header = 4 + 4 * ndim;
-    if bytes.len() < header {
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let header_len = 4 + 4 * ndim;
+    let header = read_prefix(what, &mut reader, header_len)?;
+    if header.len() < header_len {
         return Err(format_error(
             what,
             std::format!(
-                "{} bytes, shorter than the {header}-byte header",
-                bytes.len()
+                "{} bytes, shorter than the {header_len}-byte header",
+                header.len()
             ),
         ));
     }
     let magic = [0, 0, 0x08, ndim as u8];
-    if bytes[..4] != magic {
+    if header[..4] != magic {
         return Err(format_error(
             what,
-            std::format!("magic {:02x?}, expected {magic:02x?}", &bytes[..4]),
+            std::format!("magic {:02x?}, expected {magic:02x?}", &header[..4]),
         ));
     }
-    let dims: Vec<usize> = bytes[4..header]
+    let dims: Vec<usize> = header[4..]
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
@@ -106,7 +111,8 @@ pub(crate) fn parse_u8<'a>(
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .ok_or_else(|| format_error(what, std::format!("dimensions {dims:?} overflow")))?;
-    let data = &bytes[header..];
+    let mut data = Vec::new();
+    read_bounded(what, reader, count as u64, &mut data)?;
     if data.len() != count {
         return Err(format_error(
             what,

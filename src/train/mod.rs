@@ -51,6 +51,7 @@
 
 mod dataset;
 mod error;
+mod file;
 mod history;
 mod idx;
 mod monitor;

@@ -11,10 +11,10 @@
 //! in a few dozen lines, so the library does not make every user compile
 //! them.
 
-use super::{DataError, History, TrainError};
+use super::file::write_atomic;
+use super::{History, TrainError};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::string::ToString;
 
 /// One training step, as [`Observer::on_step`] sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,10 +104,7 @@ impl CsvLog {
 
 impl Observer for CsvLog {
     fn on_epoch(&mut self, history: &History) -> Result<ControlFlow<()>, TrainError> {
-        std::fs::write(&self.path, history.to_csv()).map_err(|source| DataError::Io {
-            what: self.path.display().to_string(),
-            source,
-        })?;
+        write_atomic(&self.path, history.to_csv().as_bytes())?;
         Ok(ControlFlow::Continue(()))
     }
 }

@@ -2,14 +2,14 @@
 //! with every name, shape, type and the checksum checked. The format is
 //! documented in the [module docs](super#checkpoints).
 
+use super::file::write_atomic;
 use super::{DataError, Epoch, TrainError, Trainer};
 use crate::nn::Mlp;
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::string::{String, ToString};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::vec::Vec;
 
 /// The `format` metadata of this version.
@@ -432,48 +432,6 @@ const CRC_TABLE: [u32; 256] = {
     }
     table
 };
-
-/// Writes `bytes` to `path` atomically: a new temporary file with a unique
-/// name in the same directory, synced, renamed over `path`, and the
-/// directory synced. On any error the temporary file is removed and `path`
-/// is as it was.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |what: &Path| {
-        let what = what.display().to_string();
-        move |source| DataError::Io { what, source }
-    };
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(std::format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = path.with_file_name(name);
-    let written = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .map_err(io(&tmp))
-        .and_then(|()| fs::rename(&tmp, path).map_err(io(path)));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    #[cfg(unix)]
-    {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        File::open(dir.unwrap_or(Path::new(".")))
-            .and_then(|d| d.sync_all())
-            .map_err(io(path))?;
-    }
-    Ok(())
-}
 
 /// Reads the file at `path` if it is a plausible safetensors file of at
 /// most `max` bytes: the size and the 8-byte header length are checked
