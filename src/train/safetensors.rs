@@ -449,13 +449,15 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, TrainError> {
             std::format!("{size} bytes, more than the {max} a checkpoint of this network can have"),
         ));
     }
+    // The size comes first: a device such as `/dev/zero` reports 0 bytes
+    // and would read as an endless file.
     let mut head = [0u8; 8];
-    file.read_exact(&mut head).map_err(|_| {
-        invalid(
+    if size < 8 || file.read_exact(&mut head).is_err() {
+        return Err(invalid(
             path,
             std::format!("{size} bytes, shorter than the 8-byte header length"),
-        )
-    })?;
+        ));
+    }
     let header = u64::from_le_bytes(head);
     if header > MAX_HEADER || header > size - 8 {
         return Err(invalid(
