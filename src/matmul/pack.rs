@@ -46,7 +46,10 @@ pub(crate) fn pack_a(
                     *vi = F32s::new(row[q]);
                 }
                 for (dst, col) in block.iter_mut().zip(transpose(v)) {
-                    dst.copy_from_slice(&col.to_array()[..MR]);
+                    // `MR <= LANES` here: the first `MR` lanes.
+                    for (d, x) in dst.iter_mut().zip(col.to_array()) {
+                        *d = x;
+                    }
                 }
             }
             for (i, row) in rows.iter().enumerate() {
