@@ -27,7 +27,7 @@
 //! |---|---|---|---|
 //! | `layers.{i}.weight` | F32 | `[out, in]` | layer `i`'s weights, as `torch.nn.Linear.weight` |
 //! | `layers.{i}.bias` | F32 | `[out]` | layer `i`'s biases |
-//! | `optimizer.weights` | F32 | `[n]` | the weights' optimizer state over all layers' weights ([`Optimizer`](crate::Optimizer) layout) |
+//! | `optimizer.weights` | F32 | `[n]` | the weights' optimizer state, as [`Trainer::state`] lays it out (the first half of all weights, then the rest) |
 //! | `optimizer.biases` | F32 | `[n]` | the biases' optimizer state |
 //! | `history` | F64 | `[epochs, columns]` | the [`History`], one row per epoch, columns as in [`History::to_csv`] |
 //! | `best` | F32 | `[parameters]` | with early stopping: the best epoch's parameters in [`Mlp`](crate::nn::Mlp) layout |

@@ -3,6 +3,7 @@
 //! documented in the [module docs](super#checkpoints).
 
 use super::file::write_atomic;
+use super::trainer::state_lens;
 use super::{DataError, Epoch, TrainError, Trainer};
 use crate::nn::Mlp;
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -113,9 +114,8 @@ impl Trainer<'_> {
 
     /// The lengths of the weights' and the biases' optimizer state.
     fn split_state(&self) -> (usize, usize) {
-        let net = self.net();
-        let sw = self.config.weights.state_len(net.weight_len());
-        (sw, self.state.len() - sw)
+        let [sa, sb, sbias] = state_lens(&self.net(), &*self.config.weights, &*self.config.biases);
+        (sa + sb, sbias)
     }
 
     /// The checkpoint as the bytes of a safetensors file.

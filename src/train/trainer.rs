@@ -412,7 +412,7 @@ impl<'a> Trainer<'a> {
         Ok(Self {
             base_lr: (w.lr(), b.lr()),
             plateau,
-            state: vec![0.0; net.state_len(w, b)],
+            state: vec![0.0; state_lens(&net, w, b).iter().sum()],
             best: if config.early_stopping.is_some() {
                 params.clone()
             } else {
@@ -443,7 +443,12 @@ impl<'a> Trainer<'a> {
         &self.params
     }
 
-    /// The optimizer state: the weights' optimizer's, then the biases'.
+    /// The optimizer state: the weights' optimizer's for the first half of
+    /// all weights (the first `weight_len / 2` in [`Mlp`] order), then for
+    /// the rest, then the biases' optimizer's. The trainer steps the weights
+    /// as these two tensors, on two threads when it has them; every
+    /// optimizer works element by element, so the result is that of one
+    /// tensor.
     pub fn state(&self) -> &[f32] {
         &self.state
     }
@@ -653,14 +658,23 @@ impl<'a> Trainer<'a> {
             Clip::Value(v) => clip::clip_grad_value(&mut [&mut b.grads[..]], v)?,
         }
         self.step += 1;
-        net.step(
-            self.step,
-            &mut self.params,
-            &b.grads,
-            &mut self.state,
-            &*self.config.weights,
-            &*self.config.biases,
-        )?;
+        let [sa, sb, _] = state_lens(&net, &*self.config.weights, &*self.config.biases);
+        let (w, bias, t) = (&*self.config.weights, &*self.config.biases, self.step);
+        let (pw, pbias) = self.params.split_at_mut(net.weight_len());
+        let (gw, gbias) = b.grads.split_at(net.weight_len());
+        let (sw, sbias) = self.state.split_at_mut(sa + sb);
+        let half = net.weight_len() / 2;
+        let ((p1, p2), (g1, g2), (s1, s2)) = (
+            pw.split_at_mut(half),
+            gw.split_at(half),
+            sw.split_at_mut(sa),
+        );
+        let (first, second) = self
+            .pool
+            .join(|| w.step(t, p1, g1, s1), || w.step(t, p2, g2, s2));
+        first?;
+        second?;
+        bias.step(t, pbias, gbias, sbias)?;
         Ok(())
     }
 
@@ -857,6 +871,21 @@ impl Buffers {
     }
 }
 
+/// The lengths of the optimizer state of the first half of the weights, of
+/// the rest, and of the biases (see [`Trainer::state`]).
+pub(crate) fn state_lens(
+    net: &Mlp,
+    weights: &dyn TrainOptimizer,
+    biases: &dyn TrainOptimizer,
+) -> [usize; 3] {
+    let (n, half) = (net.weight_len(), net.weight_len() / 2);
+    [
+        weights.state_len(half),
+        weights.state_len(n - half),
+        biases.state_len(net.param_len() - n),
+    ]
+}
+
 /// The mean loss of `out` against `labels` and its gradient; `target` is
 /// the one-hot scratch of [`Loss::Mse`].
 fn loss_and_grad(
@@ -903,6 +932,19 @@ impl Pool {
             let _ = threads;
             Ok(Self {})
         }
+    }
+
+    /// Runs `a` and `b`, on two of the pool's threads if there is a pool.
+    fn join<A: Send, B: Send>(
+        &self,
+        a: impl FnOnce() -> A + Send,
+        b: impl FnOnce() -> B + Send,
+    ) -> (A, B) {
+        #[cfg(feature = "parallel")]
+        if let Some(pool) = &self.pool {
+            return pool.install(|| rayon::join(a, b));
+        }
+        (a(), b())
     }
 
     /// Runs `f` on the pool, whose threads the products inside it share.
