@@ -250,6 +250,18 @@ fn training_learns_and_records_every_figure() {
 }
 
 #[test]
+fn parameters_set_in_place_are_the_ones_evaluated_and_trained() {
+    let data = synthetic(200, 5);
+    let mut t = Trainer::new(config()).unwrap();
+    t.params_mut().fill(0.0);
+    // Zero weights and biases: uniform logits, a loss of ln(classes).
+    let e = t.evaluate(&data).unwrap();
+    assert!((e.loss - (CLASSES as f64).ln()).abs() < 1e-6, "{e:?}");
+    t.fit(&data, ()).unwrap();
+    assert!(t.params().iter().any(|&p| p != 0.0));
+}
+
+#[test]
 fn resuming_from_a_checkpoint_is_exact() {
     let data = synthetic(500, 5);
     let dir = temp_dir("resume");

@@ -443,6 +443,12 @@ impl<'a> Trainer<'a> {
         &self.params
     }
 
+    /// The parameters, to change in place: for example to initialise them
+    /// by a scheme [`Init`] lacks before the first [`Trainer::fit`].
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+
     /// The optimizer state: the weights' optimizer's for the first half of
     /// all weights (the first `weight_len / 2` in [`Mlp`] order), then for
     /// the rest, then the biases' optimizer's. The trainer steps the weights
