@@ -147,8 +147,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         "Optimizers: learning curves at tuned learning rates",
     )?;
     let (all, _) = ctx.mnist()?;
-    let train = rows(&all, 0..ctx.pick(20_000, 1_000))?;
-    let dev = rows(&all, ctx.pick(50_000..60_000, 1_000..1_500))?;
+    let train = rows(&all, 0..ctx.pick(10_000, 1_000))?;
+    let dev = rows(&all, ctx.pick(50_000..55_000, 1_000..1_500))?;
     let setup = Setup {
         train: &train,
         dev: &dev,

@@ -9,7 +9,7 @@ use microprop::optim::Sgd;
 use microprop::train::{Config, Trainer};
 use std::fmt::Write;
 
-const LR: f64 = 0.02;
+const LR: f64 = 0.01;
 const MOMENTUM: f64 = 0.9;
 /// The L2 penalty of the runs with it (in the gradient, on the weights).
 const L2: f64 = 5e-3;
@@ -26,8 +26,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let (all, test) = ctx.mnist()?;
     let n = ctx.pick(2_000, 500);
     let train = rows(&all, 0..n)?;
-    let dev = rows(&all, ctx.pick(50_000..55_000, 1_000..1_500))?;
-    let epochs = ctx.pick(50, 1);
+    let dev_rows = ctx.pick(50_000..53_000, 1_000..1_500);
+    let dev = rows(&all, dev_rows.clone())?;
+    let epochs = ctx.pick(40, 1);
     let mut runs = Vec::new();
     for (name, l2, dropout) in [
         ("none", false, false),
@@ -54,7 +55,6 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 weight_decay: 0.0,
                 ..o
             }),
-            batch: 50,
             epochs,
             seed: SEED,
             ..Config::new(784, &layers)
@@ -119,7 +119,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let mut s = format!(
         "An over-parameterised MLP, 784-{HIDDEN}-{HIDDEN}-10 ReLU (He uniform init, {} \
          parameters), trains on only the first {n} MNIST training images for {epochs} epochs of \
-         SGD (lr {LR}, momentum {MOMENTUM}, batch 50), with no regularisation, with L2 \
+         SGD (lr {LR}, momentum {MOMENTUM}, batch 100), with no regularisation, with L2 \
          ({L2:e} times the weights added to their gradient; biases free), with dropout \
          ({INPUT_DROPOUT} on the inputs, {HIDDEN_DROPOUT} on both hidden layers), and with \
          both. The development set is {} other training images (nos. {}-{}), the test set \
@@ -128,8 +128,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
          development accuracy in points.\n\n",
         784 * HIDDEN + HIDDEN * HIDDEN + HIDDEN * 10 + 2 * HIDDEN + 10,
         dev.len(),
-        ctx.pick(50_000, 1_000),
-        ctx.pick(55_000, 1_500) - 1,
+        dev_rows.start,
+        dev_rows.end - 1,
         test.len(),
     );
     let header = [
