@@ -10,7 +10,7 @@
 
 use core::f32::consts::FRAC_1_SQRT_2;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use microprop::{Activation, SIMD_BACKEND};
+use microprop::Activation;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ fn scalar_backward(act: Activation, x: &[f32], y: &[f32], g: &[f32], gi: &mut [f
 }
 
 fn activations(c: &mut Criterion) {
-    eprintln!("SIMD backend: {SIMD_BACKEND}");
+    eprintln!("SIMD backend: {}", microprop::simd_backend());
     for &n in &SIZES {
         let x = inputs(n);
         let g: Vec<f32> = x.iter().map(|v| 0.25 * v).collect();

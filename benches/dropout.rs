@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use microprop::{Dropout, SIMD_BACKEND};
+use microprop::Dropout;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
@@ -35,7 +35,7 @@ fn scalar_forward(rng: &mut Xoshiro256PlusPlus, x: &[f32], y: &mut [f32], mask: 
 }
 
 fn bench(c: &mut Criterion) {
-    println!("SIMD backend: {SIMD_BACKEND}");
+    println!("SIMD backend: {}", microprop::simd_backend());
     let d = Dropout::new(P).unwrap();
     for (name, backward) in [("forward", false), ("backward", true)] {
         let mut group = c.benchmark_group(format!("dropout_{name}"));

@@ -6,14 +6,14 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use microprop::{SIMD_BACKEND, init};
+use microprop::init;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
 const SIZES: [usize; 2] = [65536, 1 << 20];
 
 fn bench(c: &mut Criterion) {
-    println!("SIMD backend: {SIMD_BACKEND}");
+    println!("SIMD backend: {}", microprop::simd_backend());
     let mut group = c.benchmark_group("init");
     group.sample_size(20);
     for n in SIZES {

@@ -211,7 +211,7 @@ fn shapes() -> Vec<Shape> {
 }
 
 fn criterion_benches(c: &mut Criterion) {
-    println!("microprop SIMD backend: {}", microprop::SIMD_BACKEND);
+    println!("microprop SIMD backend: {}", microprop::simd_backend());
     let mut g = c.benchmark_group("fma_peak");
     let iters = 100_000;
     g.throughput(Throughput::Elements(
@@ -295,7 +295,7 @@ fn table(rounds: usize) {
             })
             .collect(),
     );
-    println!("backend: {}", microprop::SIMD_BACKEND);
+    println!("backend: {}", microprop::simd_backend());
     println!("FMA peak (one core): {peak:.1} GFLOP/s");
     println!(
         "| shape | m x n x k | microprop | matrixmultiply | gemm | microprop / faster peer | % of peak |"

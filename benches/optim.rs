@@ -18,7 +18,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use microprop::reference::optim as reference;
-use microprop::{Adagrad, Adam, AdamW, Optimizer, RmsProp, SIMD_BACKEND, Sgd};
+use microprop::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -166,7 +166,7 @@ fn divider(c: &mut Criterion) {
 }
 
 fn optimizers(c: &mut Criterion) {
-    eprintln!("SIMD backend: {SIMD_BACKEND}");
+    eprintln!("SIMD backend: {}", microprop::simd_backend());
     let adam = Adam {
         lr: 1e-6,
         ..Adam::default()

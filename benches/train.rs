@@ -28,7 +28,7 @@ use microprop::matmul::{gemm, gemm_workspace_len};
 use microprop::nn::LayerSpec;
 use microprop::optim::{AdamW, Sgd};
 use microprop::train::{Config, Dataset, History, Observer, TrainError, TrainOptimizer, Trainer};
-use microprop::{Activation, MatMut, MatRef, SIMD_BACKEND};
+use microprop::{Activation, MatMut, MatRef};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::Command;
@@ -183,7 +183,10 @@ fn main() {
     ];
     let data = [&first, &all];
     let rate = gemm_rate();
-    println!("SIMD {SIMD_BACKEND}; 512-cube gemm on one thread: {rate:.1} GFLOP/s");
+    println!(
+        "SIMD {}; 512-cube gemm on one thread: {rate:.1} GFLOP/s",
+        microprop::simd_backend()
+    );
     let rounds: usize = if full {
         std::env::var("MICROPROP_TRAIN_ROUNDS")
             .ok()

@@ -77,7 +77,7 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
     if scale < 1.0 {
         let s = F32s::splat(scale);
         for g in grads.iter_mut() {
-            map_in_place(g, 0.0, |v| v * s);
+            map_in_place::<F32s>(g, 0.0, |v| v * s);
         }
     }
     Ok(rounded)
@@ -99,7 +99,7 @@ pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f32) -> Result<()> 
     }
     let (hi, lo) = (F32s::splat(clip_value), F32s::splat(-clip_value));
     for g in grads.iter_mut() {
-        map_in_place(g, 0.0, |v| {
+        map_in_place::<F32s>(g, 0.0, |v| {
             let v = v.simd_gt(hi).select(hi, v);
             v.simd_lt(lo).select(lo, v)
         });

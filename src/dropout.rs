@@ -153,8 +153,8 @@ impl Dropout {
         check_len("y", y.len(), x.len())?;
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
-            0.0 => map(x, y, 0.0, |v| v),
-            1.0 => map(x, y, 0.0, |v| v * F32s::ZERO),
+            0.0 => map::<F32s>(x, y, 0.0, |v| v),
+            1.0 => map::<F32s>(x, y, 0.0, |v| v * F32s::ZERO),
             _ if x.is_empty() => {}
             _ => {
                 let (full, tail) = mask.split_at_mut(x.len() / WORD);
@@ -181,7 +181,7 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
             0.0 => {}
-            1.0 => map_in_place(x, 0.0, |v| v * F32s::ZERO),
+            1.0 => map_in_place::<F32s>(x, 0.0, |v| v * F32s::ZERO),
             _ if x.is_empty() => {}
             _ => {
                 let (full, tail) = mask.split_at_mut(x.len() / WORD);
@@ -211,8 +211,8 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(grad_out.len()))?;
         let scale = U32s::splat(self.scale.to_bits());
         match self.p {
-            0.0 => map(grad_out, grad_in, 0.0, |v| v),
-            1.0 => map(grad_out, grad_in, 0.0, |v| v * F32s::ZERO),
+            0.0 => map::<F32s>(grad_out, grad_in, 0.0, |v| v),
+            1.0 => map::<F32s>(grad_out, grad_in, 0.0, |v| v * F32s::ZERO),
             _ => {
                 let (full, tail) = mask.split_at(grad_out.len() / WORD);
                 let factors = |w: &u32| word_factors(*w, scale);
@@ -233,7 +233,7 @@ impl Dropout {
         let scale = U32s::splat(self.scale.to_bits());
         match self.p {
             0.0 => {}
-            1.0 => map_in_place(grad, 0.0, |v| v * F32s::ZERO),
+            1.0 => map_in_place::<F32s>(grad, 0.0, |v| v * F32s::ZERO),
             _ => {
                 let (full, tail) = mask.split_at(grad.len() / WORD);
                 let factors = |w: &u32| word_factors(*w, scale);
@@ -327,7 +327,7 @@ fn apply<W>(
     if let (false, Some(w)) = (xt.is_empty(), tail) {
         let f = factors(w);
         for ((xv, yv), f) in xt.chunks(LANES).zip(yt.chunks_mut(LANES)).zip(f) {
-            let v = (load_partial(xv, 0.0) * f).to_array();
+            let v = (load_partial::<F32s>(xv, 0.0) * f).to_array();
             yv.copy_from_slice(&v[..yv.len()]);
         }
     }
@@ -353,7 +353,7 @@ fn apply_in_place<W>(
     if let (false, Some(w)) = (xt.is_empty(), tail) {
         let f = factors(w);
         for (xv, f) in xt.chunks_mut(LANES).zip(f) {
-            let v = (load_partial(xv, 0.0) * f).to_array();
+            let v = (load_partial::<F32s>(xv, 0.0) * f).to_array();
             xv.copy_from_slice(&v[..xv.len()]);
         }
     }

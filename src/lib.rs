@@ -83,7 +83,7 @@
 //!
 //! ## SIMD and target features
 //!
-//! The lane width is chosen when the crate is compiled ([`SIMD_BACKEND`] says
+//! The lane width is chosen when the crate is compiled ([`simd_backend`] says
 //! which): 16 lanes with `avx512f`, 8 with `avx`, 4 otherwise (SSE2, NEON,
 //! wasm `simd128`, and portable scalar code on microcontrollers). On x86
 //! desktops build with `RUSTFLAGS="-C target-cpu=native"` to use every
@@ -150,7 +150,7 @@ pub mod schedule;
 pub mod train;
 
 pub use activation::Activation;
-pub use backend::SIMD_BACKEND;
+pub use backend::simd_backend;
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use matmul::{MatMut, MatRef};

@@ -280,7 +280,7 @@ pub fn softmax_cross_entropy(
             *c = ((F32s::new(*c) / s) * w).to_array();
         }
         if !gt.is_empty() {
-            store_partial((load_partial(gt, 0.0) / s) * w, gt);
+            store_partial::<F32s>((load_partial::<F32s>(gt, 0.0) / s) * w, gt);
         }
         g[label] = -(others / sum) * inv_b;
     }

@@ -8,7 +8,7 @@ use common::TestRng;
 use microprop::matmul::{gemm, gemm_bias_activation};
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::{Adam, Optimizer, Sgd};
-use microprop::{Activation, Error, MatMut, MatRef, SIMD_BACKEND, loss};
+use microprop::{Activation, Error, MatMut, MatRef, loss};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro128PlusPlus;
 
@@ -1018,7 +1018,7 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
     // into a target directory of its own.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/nn-digests");
     std::fs::create_dir_all(&dir).unwrap();
-    let name = SIMD_BACKEND.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let name = microprop::simd_backend().replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     std::fs::write(dir.join(&name), format!("{digest:016x}")).unwrap();
     let sources = newest(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -1030,7 +1030,8 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
         assert_eq!(
             other,
             format!("{digest:016x}"),
-            "{SIMD_BACKEND} differs from {:?}",
+            "{} differs from {:?}",
+            microprop::simd_backend(),
             entry.file_name()
         );
     }

@@ -17,7 +17,7 @@ mod cli;
 mod plot;
 mod progress;
 
-use microprop::SIMD_BACKEND;
+use microprop::simd_backend;
 use microprop::train::{CsvLog, Dataset, Trainer};
 use std::process::ExitCode;
 
@@ -55,7 +55,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         sizes.join("-"),
         trainer.net().param_len(),
         trainer.config().weights,
-        SIMD_BACKEND,
+        simd_backend(),
         args.threads,
     );
     if args.resume {

@@ -102,7 +102,7 @@ pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
     for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
         let sum = exp_sum(xr, row_max(xr), Some(&mut *yr));
         let s = F32s::splat(sum);
-        map_in_place(yr, 0.0, |v| v / s);
+        map_in_place::<F32s>(yr, 0.0, |v| v / s);
     }
     Ok(())
 }

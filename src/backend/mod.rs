@@ -43,6 +43,88 @@
 
 pub(crate) mod fpu;
 pub(crate) mod gemm;
+mod vector;
+#[cfg(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+))]
+pub(crate) mod x86;
+
+pub(crate) use vector::{Bits, Vector};
+
+/// Evaluates `$body` with the type name `$V` bound to the [`Vector`] of the
+/// instruction set the kernels run with.
+///
+/// On x86-64 with `std` (and no forced width) that is decided at run time
+/// ([`x86::level`]): `$body` is compiled three times, for the build's own
+/// instruction set with `wide`'s [`F32s`], for AVX2+FMA and for AVX-512F, and
+/// the two latter copies run inside a `#[target_feature]` function. Every
+/// generic function that `$body` calls must therefore be `#[inline(always)]`
+/// down to the vector operations, or it would be compiled for the baseline.
+/// Elsewhere `$V` is [`F32s`], fixed when the crate is compiled.
+///
+/// Call it once per public entry point: it costs one relaxed atomic load
+/// and a branch.
+#[cfg(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+))]
+macro_rules! dispatch {
+    ($V:ident => $body:expr) => {
+        match $crate::backend::x86::level() {
+            $crate::backend::x86::Level::Avx512(level) => level.run(
+                #[inline(always)]
+                || {
+                    type $V = $crate::backend::x86::F32x16;
+                    $body
+                },
+            ),
+            $crate::backend::x86::Level::Avx2(level) => level.run(
+                #[inline(always)]
+                || {
+                    type $V = $crate::backend::x86::F32x8;
+                    $body
+                },
+            ),
+            $crate::backend::x86::Level::Baseline => {
+                type $V = $crate::backend::F32s;
+                $body
+            }
+        }
+    };
+}
+
+/// Evaluates `$body` with `$V` bound to [`F32s`] (see the other definition).
+#[cfg(not(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+)))]
+macro_rules! dispatch {
+    ($V:ident => $body:expr) => {{
+        type $V = $crate::backend::F32s;
+        $body
+    }};
+}
+
+pub(crate) use dispatch;
 
 #[cfg(any(
     microprop_lanes = "16",
@@ -166,14 +248,42 @@ pub(crate) const FMA: bool = cfg!(any(
     all(target_arch = "aarch64", target_feature = "neon")
 ));
 
-/// The instruction set the kernels were compiled for, and the lane width.
+/// The instruction set the kernels run with, and the lane width.
 ///
-/// `wide` chooses its code paths at compile time, so this names what the
-/// build flags enabled (for example with `RUSTFLAGS="-C target-cpu=native"`),
-/// not what the CPU running the program could do. A width forced with the
-/// `microprop_lanes` cfg is marked "forced". Benches and the trainer print
-/// it next to their figures.
-pub const SIMD_BACKEND: &str = backend_name();
+/// On x86-64 with the `std` feature the kernels for AVX2+FMA and AVX-512F
+/// are chosen at run time, on the first call of any kernel, from what the
+/// CPU supports; setting the environment variable `MICROPROP_SIMD` to
+/// `sse2` or `avx2` before that caps the choice (for tests and
+/// comparisons). Elsewhere the instruction set is what the build flags
+/// enable (for example with `RUSTFLAGS="-C target-cpu=native"`). A width
+/// forced with the `microprop_lanes` cfg is marked "forced". Benches and the
+/// trainer print this next to their figures.
+///
+/// ```
+/// println!("microprop runs {}", microprop::simd_backend());
+/// ```
+pub fn simd_backend() -> &'static str {
+    #[cfg(all(
+        target_arch = "x86_64",
+        feature = "std",
+        not(any(
+            microprop_lanes = "16",
+            microprop_lanes = "8",
+            microprop_lanes = "4",
+            microprop_lanes = "emulated"
+        ))
+    ))]
+    match x86::level() {
+        x86::Level::Avx512(_) => return "avx512f (16 x f32)",
+        x86::Level::Avx2(_) => return "avx2+fma (8 x f32)",
+        x86::Level::Baseline => {}
+    }
+    BUILD_BACKEND
+}
+
+/// What the build flags enable, the kernels' instruction set where it is not
+/// chosen at run time.
+const BUILD_BACKEND: &str = backend_name();
 
 const fn backend_name() -> &'static str {
     if FORCED {
@@ -203,10 +313,11 @@ const fn backend_name() -> &'static str {
     }
 }
 
-/// Whether `wide`'s `fast_max(a, b)` and `fast_min(a, b)` are x86's
-/// `maxps`/`minps`, which return `b` unless `a` is greater (less), so also
-/// when either is NaN.
-const X86_MIN_MAX: bool = cfg!(target_feature = "sse");
+/// Whether `fast_max(a, b)` and `fast_min(a, b)` are x86's `maxps`/`minps`,
+/// which return `b` unless `a` is greater (less), so also when either is
+/// NaN: with `wide` where the build enables SSE, and with the run-time
+/// types of [`x86`].
+const X86_MIN_MAX: bool = cfg!(any(target_feature = "sse", target_arch = "x86_64"));
 
 /// `x` where `x >= lo` or `x` is NaN, `lo` otherwise.
 ///
@@ -216,11 +327,17 @@ const X86_MIN_MAX: bool = cfg!(target_feature = "sse");
 /// scalar select per lane (a conditional move), not a mask built and
 /// blended bit by bit.
 #[inline(always)]
-pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
-    if EMULATED {
-        return F32s::new(x.to_array().map(|v| if v < lo { lo } else { v }));
+pub(crate) fn at_least<V: Vector>(x: V, lo: f32) -> V {
+    if V::EMULATED {
+        let mut a = x.to_array();
+        for v in a.as_mut() {
+            if *v < lo {
+                *v = lo;
+            }
+        }
+        return V::new(a);
     }
-    let lo = F32s::splat(lo);
+    let lo = V::splat(lo);
     if X86_MIN_MAX {
         lo.fast_max(x)
     } else {
@@ -231,11 +348,17 @@ pub(crate) fn at_least(x: F32s, lo: f32) -> F32s {
 /// `x` where `x <= hi` or `x` is NaN, `hi` otherwise (on x86 one `minps`,
 /// see [`at_least`]).
 #[inline(always)]
-pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
-    if EMULATED {
-        return F32s::new(x.to_array().map(|v| if v > hi { hi } else { v }));
+pub(crate) fn at_most<V: Vector>(x: V, hi: f32) -> V {
+    if V::EMULATED {
+        let mut a = x.to_array();
+        for v in a.as_mut() {
+            if *v > hi {
+                *v = hi;
+            }
+        }
+        return V::new(a);
     }
-    let hi = F32s::splat(hi);
+    let hi = V::splat(hi);
     if X86_MIN_MAX {
         hi.fast_min(x)
     } else {
@@ -246,32 +369,33 @@ pub(crate) fn at_most(x: F32s, hi: f32) -> F32s {
 /// Loads the first `chunk.len()` lanes from `chunk` and fills the rest with
 /// `fill` (the identity of a reduction, or any harmless value).
 #[inline(always)]
-pub(crate) fn load_partial(chunk: &[f32], fill: f32) -> F32s {
-    let mut lanes = [fill; LANES];
-    lanes[..chunk.len()].copy_from_slice(chunk);
-    F32s::new(lanes)
+pub(crate) fn load_partial<V: Vector>(chunk: &[f32], fill: f32) -> V {
+    let mut lanes = V::splat(fill).to_array();
+    lanes.as_mut()[..chunk.len()].copy_from_slice(chunk);
+    V::new(lanes)
 }
 
 /// Stores the first `out.len()` lanes of `v` into `out`.
 #[inline(always)]
-pub(crate) fn store_partial(v: F32s, out: &mut [f32]) {
+pub(crate) fn store_partial<V: Vector>(v: V, out: &mut [f32]) {
     let n = out.len();
-    out.copy_from_slice(&v.to_array()[..n]);
+    out.copy_from_slice(&v.to_array().as_ref()[..n]);
 }
 
 /// `y[i] = f(x[i])` for equal-length slices; `f` sees whole vectors, the tail
 /// padded with `fill`.
 #[inline(always)]
-pub(crate) fn map(x: &[f32], y: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
+pub(crate) fn map<V: Vector>(x: &[f32], y: &mut [f32], fill: f32, f: impl Fn(V) -> V) {
     debug_assert_eq!(x.len(), y.len());
-    let (xb, xt) = x.as_chunks::<LANES>();
-    let (yb, yt) = y.as_chunks_mut::<LANES>();
-    for (xc, yc) in xb.iter().zip(yb) {
-        *yc = f(F32s::new(*xc)).to_array();
+    let mut xb = x.chunks_exact(V::LANES);
+    let mut yb = y.chunks_exact_mut(V::LANES);
+    for (xc, yc) in (&mut xb).zip(&mut yb) {
+        f(V::load(xc)).store(yc);
     }
-    if EMULATED {
+    let (xt, yt) = (xb.remainder(), yb.into_remainder());
+    if V::EMULATED {
         for (x, y) in xt.iter().zip(yt) {
-            *y = lane0(f(F32s::splat(*x)));
+            *y = lane0(f(V::splat(*x)));
         }
     } else if !xt.is_empty() {
         store_partial(f(load_partial(xt, fill)), yt);
@@ -280,14 +404,15 @@ pub(crate) fn map(x: &[f32], y: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s)
 
 /// `x[i] = f(x[i])` in place; each element is read and written once.
 #[inline(always)]
-pub(crate) fn map_in_place(x: &mut [f32], fill: f32, f: impl Fn(F32s) -> F32s) {
-    let (xb, xt) = x.as_chunks_mut::<LANES>();
-    for xc in xb {
-        *xc = f(F32s::new(*xc)).to_array();
+pub(crate) fn map_in_place<V: Vector>(x: &mut [f32], fill: f32, f: impl Fn(V) -> V) {
+    let mut xb = x.chunks_exact_mut(V::LANES);
+    for xc in &mut xb {
+        f(V::load(xc)).store(xc);
     }
-    if EMULATED {
+    let xt = xb.into_remainder();
+    if V::EMULATED {
         for x in xt {
-            *x = lane0(f(F32s::splat(*x)));
+            *x = lane0(f(V::splat(*x)));
         }
     } else if !xt.is_empty() {
         let v = f(load_partial(xt, fill));
@@ -307,8 +432,8 @@ pub(crate) fn bitcast<A: wide::bytemuck::Pod, B: wide::bytemuck::Pod>(a: A) -> B
 /// through this computes only that lane (the others are dead code), with
 /// exactly the arithmetic every lane of the vector path gets.
 #[inline(always)]
-pub(crate) fn lane0(v: F32s) -> f32 {
-    v.to_array()[0]
+pub(crate) fn lane0<V: Vector>(v: V) -> f32 {
+    v.to_array().as_ref()[0]
 }
 
 #[cfg(test)]
@@ -320,13 +445,13 @@ mod tests {
         for n in 0..=3 * LANES + 1 {
             let x: std::vec::Vec<f32> = (0..n).map(|i| i as f32).collect();
             let mut y = std::vec![f32::NAN; n + 1];
-            map(&x, &mut y[..n], 0.0, |v| v + F32s::splat(1.0));
+            map(&x, &mut y[..n], 0.0, |v: F32s| v + F32s::splat(1.0));
             for (i, &v) in y[..n].iter().enumerate() {
                 assert_eq!(v, i as f32 + 1.0);
             }
             assert!(y[n].is_nan());
             let mut z = x.clone();
-            map_in_place(&mut z, 0.0, |v| v * F32s::splat(2.0));
+            map_in_place(&mut z, 0.0, |v: F32s| v * F32s::splat(2.0));
             for (i, &v) in z.iter().enumerate() {
                 assert_eq!(v, 2.0 * i as f32);
             }
@@ -345,7 +470,13 @@ mod tests {
     }
 
     #[test]
-    fn backend_names_the_lane_width() {
-        assert!(SIMD_BACKEND.contains(&std::format!("{LANES} x f32")));
+    fn backend_names_a_lane_width() {
+        let name = simd_backend();
+        assert!(
+            ["4 x f32", "8 x f32", "16 x f32"]
+                .iter()
+                .any(|w| name.contains(w)),
+            "{name}"
+        );
     }
 }

@@ -4,12 +4,12 @@
 use super::{
     Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt, unit_closed,
 };
-use crate::backend::F32s;
+use crate::backend::Vector;
 use crate::error::Result;
 
 /// The gradient after `maximize` and the L2 penalty.
 #[inline(always)]
-fn l2(sign: F32s, wd: Option<F32s>, p: F32s, g: F32s) -> F32s {
+fn l2<V: Vector>(sign: V, wd: Option<V>, p: V, g: V) -> V {
     let g = g * sign;
     match wd {
         Some(wd) => fma(p, wd, g),
@@ -17,11 +17,13 @@ fn l2(sign: F32s, wd: Option<F32s>, p: F32s, g: F32s) -> F32s {
     }
 }
 
-fn sign(maximize: bool) -> F32s {
-    F32s::splat(if maximize { -1.0 } else { 1.0 })
+#[inline(always)]
+fn sign<V: Vector>(maximize: bool) -> V {
+    V::splat(if maximize { -1.0 } else { 1.0 })
 }
 
-fn decay(weight_decay: f64) -> Option<F32s> {
+#[inline(always)]
+fn decay<V: Vector>(weight_decay: f64) -> Option<V> {
     (weight_decay != 0.0).then(|| splat(weight_decay))
 }
 
@@ -83,22 +85,24 @@ impl Optimizer for Adagrad {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, 1, 0)?;
-        let sign = sign(self.maximize);
-        let wd = decay(self.weight_decay);
-        let neg_clr = splat(-(self.lr / (1.0 + (t - 1) as f64 * self.lr_decay)));
-        let eps = splat(self.eps);
-        let update = move |p: &mut F32s, g: F32s, s: &mut F32s, prev: F32s| {
-            let g = l2(sign, wd, *p, g);
-            *s = fma(g, g, prev);
-            *p += neg_clr * g / (sqrt(*s) + eps);
-        };
-        if t == 1 {
-            let init = splat(self.initial_accumulator_value);
-            fused::<1>(params, grads, state, |p, g, [s]| update(p, g, s, init));
-        } else {
-            fused::<1>(params, grads, state, |p, g, [s]| update(p, g, s, *s));
-        }
-        Ok(())
+        crate::backend::dispatch!(V => {
+            let sign = sign::<V>(self.maximize);
+            let wd = decay::<V>(self.weight_decay);
+            let neg_clr = splat::<V>(-(self.lr / (1.0 + (t - 1) as f64 * self.lr_decay)));
+            let eps = splat::<V>(self.eps);
+            let update = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, s: &mut V, prev: V| {
+                let g = l2(sign, wd, *p, g);
+                *s = fma(g, g, prev);
+                *p += neg_clr * g / (sqrt(*s) + eps);
+            });
+            if t == 1 {
+                let init = splat::<V>(self.initial_accumulator_value);
+                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [s]| update(p, g, s, init));
+            } else {
+                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [s]| update(p, g, s, *s));
+            }
+            Ok(())
+        })
     }
 }
 
@@ -158,20 +162,22 @@ impl Optimizer for Adadelta {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
-        let sign = sign(self.maximize);
-        let wd = decay(self.weight_decay);
-        let rho = splat(self.rho);
-        let one_minus_rho = splat(1.0 - self.rho);
-        let eps = splat(self.eps);
-        let neg_lr = splat(-self.lr);
-        fused::<2>(params, grads, state, |p, g, [v, u]| {
-            let g = l2(sign, wd, *p, g);
-            *v = fma(one_minus_rho * g, g, *v * rho);
-            let d = sqrt(*u + eps) / sqrt(*v + eps) * g;
-            *u = fma(one_minus_rho * d, d, *u * rho);
-            *p = fma(d, neg_lr, *p);
-        });
-        Ok(())
+        crate::backend::dispatch!(V => {
+            let sign = sign::<V>(self.maximize);
+            let wd = decay::<V>(self.weight_decay);
+            let rho = splat::<V>(self.rho);
+            let one_minus_rho = splat::<V>(1.0 - self.rho);
+            let eps = splat::<V>(self.eps);
+            let neg_lr = splat::<V>(-self.lr);
+            fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [v, u]| {
+                let g = l2(sign, wd, *p, g);
+                *v = fma(one_minus_rho * g, g, *v * rho);
+                let d = sqrt(*u + eps) / sqrt(*v + eps) * g;
+                *u = fma(one_minus_rho * d, d, *u * rho);
+                *p = fma(d, neg_lr, *p);
+            });
+            Ok(())
+        })
     }
 }
 
@@ -245,46 +251,48 @@ impl Optimizer for RmsProp {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
-        let sign = sign(self.maximize);
-        let wd = decay(self.weight_decay);
-        let alpha = splat(self.alpha);
-        let one_minus_alpha = splat(1.0 - self.alpha);
-        let lerp = Lerp::new(1.0 - self.alpha);
-        let eps = splat(self.eps);
-        let neg_lr = splat(-self.lr);
-        let mom = splat(self.momentum);
-        let square = move |p: F32s, g: F32s, v: &mut F32s| {
-            let g = l2(sign, wd, p, g);
-            *v = fma(one_minus_alpha * g, g, *v * alpha);
-            g
-        };
-        let centered = move |g: F32s, v: F32s, gbar: &mut F32s| {
-            *gbar = lerp.apply(*gbar, g);
-            sqrt(fma(-*gbar, *gbar, v)) + eps
-        };
-        let plain = move |p: &mut F32s, g: F32s, a: F32s| *p += neg_lr * g / a;
-        let with_momentum = move |p: &mut F32s, g: F32s, a: F32s, b: &mut F32s| {
-            *b = *b * mom + g / a;
-            *p = fma(*b, neg_lr, *p);
-        };
-        match (self.centered, self.momentum > 0.0) {
-            (false, false) => fused::<1>(params, grads, state, |p, g, [v]| {
-                let g = square(*p, g, v);
-                plain(p, g, sqrt(*v) + eps);
-            }),
-            (false, true) => fused::<2>(params, grads, state, |p, g, [v, b]| {
-                let g = square(*p, g, v);
-                with_momentum(p, g, sqrt(*v) + eps, b);
-            }),
-            (true, false) => fused::<2>(params, grads, state, |p, g, [v, gbar]| {
-                let g = square(*p, g, v);
-                plain(p, g, centered(g, *v, gbar));
-            }),
-            (true, true) => fused::<3>(params, grads, state, |p, g, [v, gbar, b]| {
-                let g = square(*p, g, v);
-                with_momentum(p, g, centered(g, *v, gbar), b);
-            }),
-        }
-        Ok(())
+        crate::backend::dispatch!(V => {
+            let sign = sign::<V>(self.maximize);
+            let wd = decay::<V>(self.weight_decay);
+            let alpha = splat::<V>(self.alpha);
+            let one_minus_alpha = splat::<V>(1.0 - self.alpha);
+            let lerp = Lerp::<V>::new(1.0 - self.alpha);
+            let eps = splat::<V>(self.eps);
+            let neg_lr = splat::<V>(-self.lr);
+            let mom = splat::<V>(self.momentum);
+            let square = core::convert::identity(#[inline(always)] move |p: V, g: V, v: &mut V| {
+                let g = l2(sign, wd, p, g);
+                *v = fma(one_minus_alpha * g, g, *v * alpha);
+                g
+            });
+            let centered = core::convert::identity(#[inline(always)] move |g: V, v: V, gbar: &mut V| {
+                *gbar = lerp.apply(*gbar, g);
+                sqrt(fma(-*gbar, *gbar, v)) + eps
+            });
+            let plain = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, a: V| *p += neg_lr * g / a);
+            let with_momentum = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, a: V, b: &mut V| {
+                *b = *b * mom + g / a;
+                *p = fma(*b, neg_lr, *p);
+            });
+            match (self.centered, self.momentum > 0.0) {
+                (false, false) => fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [v]| {
+                    let g = square(*p, g, v);
+                    plain(p, g, sqrt(*v) + eps);
+                }),
+                (false, true) => fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [v, b]| {
+                    let g = square(*p, g, v);
+                    with_momentum(p, g, sqrt(*v) + eps, b);
+                }),
+                (true, false) => fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [v, gbar]| {
+                    let g = square(*p, g, v);
+                    plain(p, g, centered(g, *v, gbar));
+                }),
+                (true, true) => fused::<V, 3>(params, grads, state, #[inline(always)] |p, g, [v, gbar, b]| {
+                    let g = square(*p, g, v);
+                    with_momentum(p, g, centered(g, *v, gbar), b);
+                }),
+            }
+            Ok(())
+        })
     }
 }

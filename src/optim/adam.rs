@@ -5,7 +5,7 @@ use super::{
     Lerp, Optimizer, check_step, derived_f32, fma, fused, is_zero, max_nan, non_negative,
     planes_len, splat, sqrt, unit_open,
 };
-use crate::backend::F32s;
+use crate::backend::Vector;
 use crate::error::Result;
 
 /// Checks the hyperparameters shared by the family, where torch checks them.
@@ -51,24 +51,25 @@ fn bias_correction(beta: f64, t: u64) -> f64 {
 /// penalty when weight decay is not decoupled. The decoupled decay
 /// `p *= 1 - lr * weight_decay` is applied here too, first, as torch does.
 #[derive(Clone, Copy)]
-struct Decay {
-    sign: F32s,
-    l2: Option<F32s>,
-    decoupled: Option<F32s>,
+struct Decay<V> {
+    sign: V,
+    l2: Option<V>,
+    decoupled: Option<V>,
 }
 
-impl Decay {
+impl<V: Vector> Decay<V> {
+    #[inline(always)]
     fn new(maximize: bool, lr: f64, weight_decay: f64, decoupled: bool) -> Self {
         let on = !is_zero(weight_decay);
         Self {
-            sign: F32s::splat(if maximize { -1.0 } else { 1.0 }),
+            sign: V::splat(if maximize { -1.0 } else { 1.0 }),
             l2: (on && !decoupled).then(|| splat(weight_decay)),
             decoupled: (on && decoupled).then(|| splat(1.0 - lr * weight_decay)),
         }
     }
 
     #[inline(always)]
-    fn apply(self, p: &mut F32s, g: F32s) -> F32s {
+    fn apply(self, p: &mut V, g: V) -> V {
         let g = g * self.sign;
         if let Some(f) = self.decoupled {
             *p *= f;
@@ -148,46 +149,48 @@ impl Optimizer for Adam {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
-        let (b1, b2) = self.betas;
-        let decay = Decay::new(
-            self.maximize,
-            self.lr,
-            self.weight_decay,
-            self.decoupled_weight_decay,
-        );
-        let lerp = Lerp::new(1.0 - b1);
-        let beta2 = splat(b2);
-        let one_minus_beta2 = splat(1.0 - b2);
-        // Once sqrt(1 - beta2^t) rounds to 1 in f32 (t > ~17k with the
-        // default beta2) the division by it is exact and is skipped.
-        let bc2_sqrt = libm::sqrt(bias_correction(b2, t)) as f32;
-        let divide = bc2_sqrt != 1.0;
-        let bc2_sqrt = F32s::splat(bc2_sqrt);
-        let eps = splat(self.eps);
-        let neg_step = splat(-(self.lr / bias_correction(b1, t)));
-        let moments = move |p: &mut F32s, g: F32s, m: &mut F32s, v: &mut F32s| {
-            let g = decay.apply(p, g);
-            *m = lerp.apply(*m, g);
-            *v = fma(one_minus_beta2 * g, g, *v * beta2);
-        };
-        let update = move |p: &mut F32s, m: F32s, v: F32s| {
-            let root = sqrt(v);
-            let denom = if divide { root / bc2_sqrt } else { root } + eps;
-            *p += neg_step * m / denom;
-        };
-        if self.amsgrad {
-            fused::<3>(params, grads, state, |p, g, [m, v, vmax]| {
-                moments(p, g, m, v);
-                *vmax = max_nan(*vmax, *v);
-                update(p, *m, *vmax);
+        crate::backend::dispatch!(V => {
+            let (b1, b2) = self.betas;
+            let decay = Decay::<V>::new(
+                self.maximize,
+                self.lr,
+                self.weight_decay,
+                self.decoupled_weight_decay,
+            );
+            let lerp = Lerp::<V>::new(1.0 - b1);
+            let beta2 = splat::<V>(b2);
+            let one_minus_beta2 = splat::<V>(1.0 - b2);
+            // Once sqrt(1 - beta2^t) rounds to 1 in f32 (t > ~17k with the
+            // default beta2) the division by it is exact and is skipped.
+            let bc2_sqrt = libm::sqrt(bias_correction(b2, t)) as f32;
+            let divide = bc2_sqrt != 1.0;
+            let bc2_sqrt = V::splat(bc2_sqrt);
+            let eps = splat::<V>(self.eps);
+            let neg_step = splat::<V>(-(self.lr / bias_correction(b1, t)));
+            let moments = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, m: &mut V, v: &mut V| {
+                let g = decay.apply(p, g);
+                *m = lerp.apply(*m, g);
+                *v = fma(one_minus_beta2 * g, g, *v * beta2);
             });
-        } else {
-            fused::<2>(params, grads, state, |p, g, [m, v]| {
-                moments(p, g, m, v);
-                update(p, *m, *v);
+            let update = core::convert::identity(#[inline(always)] move |p: &mut V, m: V, v: V| {
+                let root = sqrt(v);
+                let denom = if divide { root / bc2_sqrt } else { root } + eps;
+                *p += neg_step * m / denom;
             });
-        }
-        Ok(())
+            if self.amsgrad {
+                fused::<V, 3>(params, grads, state, #[inline(always)] |p, g, [m, v, vmax]| {
+                    moments(p, g, m, v);
+                    *vmax = max_nan(*vmax, *v);
+                    update(p, *m, *vmax);
+                });
+            } else {
+                fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, v]| {
+                    moments(p, g, m, v);
+                    update(p, *m, *v);
+                });
+            }
+            Ok(())
+        })
     }
 }
 
@@ -308,19 +311,21 @@ impl Optimizer for Adamax {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
-        let (b1, b2) = self.betas;
-        let decay = Decay::new(self.maximize, self.lr, self.weight_decay, false);
-        let lerp = Lerp::new(1.0 - b1);
-        let beta2 = splat(b2);
-        let eps = splat(self.eps);
-        let neg_clr = splat(-(self.lr / bias_correction(b1, t)));
-        fused::<2>(params, grads, state, |p, g, [m, u]| {
-            let g = decay.apply(p, g);
-            *m = lerp.apply(*m, g);
-            *u = max_nan(*u * beta2, g.abs() + eps);
-            *p += neg_clr * *m / *u;
-        });
-        Ok(())
+        crate::backend::dispatch!(V => {
+            let (b1, b2) = self.betas;
+            let decay = Decay::<V>::new(self.maximize, self.lr, self.weight_decay, false);
+            let lerp = Lerp::<V>::new(1.0 - b1);
+            let beta2 = splat::<V>(b2);
+            let eps = splat::<V>(self.eps);
+            let neg_clr = splat::<V>(-(self.lr / bias_correction(b1, t)));
+            fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, u]| {
+                let g = decay.apply(p, g);
+                *m = lerp.apply(*m, g);
+                *u = max_nan(*u * beta2, g.abs() + eps);
+                *p += neg_clr * *m / *u;
+            });
+            Ok(())
+        })
     }
 }
 
@@ -391,37 +396,39 @@ impl Optimizer for NAdam {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, 2, 1)?;
-        let (b1, b2) = self.betas;
-        let tf = t as f64;
-        let mu = b1 * (1.0 - 0.5 * libm::pow(0.96, tf * self.momentum_decay));
-        let mu_next = b1 * (1.0 - 0.5 * libm::pow(0.96, (tf + 1.0) * self.momentum_decay));
-        let (planes, last) = state.split_at_mut(2 * params.len());
-        let prev = if t == 1 { 1.0 } else { last[0] };
-        let mu_product = prev * mu as f32;
-        last[0] = mu_product;
-        let mu_product = f64::from(mu_product);
-        let c_grad = splat(-self.lr * (1.0 - mu) / (1.0 - mu_product));
-        let c_avg = splat((-self.lr * mu_next) / (1.0 - mu_product * mu_next));
-        let decay = Decay::new(
-            self.maximize,
-            self.lr,
-            self.weight_decay,
-            self.decoupled_weight_decay,
-        );
-        let lerp = Lerp::new(1.0 - b1);
-        let beta2 = splat(b2);
-        let one_minus_beta2 = splat(1.0 - b2);
-        let bc2 = splat(bias_correction(b2, t));
-        let eps = splat(self.eps);
-        fused::<2>(params, grads, planes, |p, g, [m, v]| {
-            let g = decay.apply(p, g);
-            *m = lerp.apply(*m, g);
-            *v = fma(one_minus_beta2 * g, g, *v * beta2);
-            let denom = sqrt(*v / bc2) + eps;
-            *p += c_grad * g / denom;
-            *p += c_avg * *m / denom;
-        });
-        Ok(())
+        crate::backend::dispatch!(V => {
+            let (b1, b2) = self.betas;
+            let tf = t as f64;
+            let mu = b1 * (1.0 - 0.5 * libm::pow(0.96, tf * self.momentum_decay));
+            let mu_next = b1 * (1.0 - 0.5 * libm::pow(0.96, (tf + 1.0) * self.momentum_decay));
+            let (planes, last) = state.split_at_mut(2 * params.len());
+            let prev = if t == 1 { 1.0 } else { last[0] };
+            let mu_product = prev * mu as f32;
+            last[0] = mu_product;
+            let mu_product = f64::from(mu_product);
+            let c_grad = splat::<V>(-self.lr * (1.0 - mu) / (1.0 - mu_product));
+            let c_avg = splat::<V>((-self.lr * mu_next) / (1.0 - mu_product * mu_next));
+            let decay = Decay::<V>::new(
+                self.maximize,
+                self.lr,
+                self.weight_decay,
+                self.decoupled_weight_decay,
+            );
+            let lerp = Lerp::<V>::new(1.0 - b1);
+            let beta2 = splat::<V>(b2);
+            let one_minus_beta2 = splat::<V>(1.0 - b2);
+            let bc2 = splat::<V>(bias_correction(b2, t));
+            let eps = splat::<V>(self.eps);
+            fused::<V, 2>(params, grads, planes, |p, g, [m, v]| {
+                let g = decay.apply(p, g);
+                *m = lerp.apply(*m, g);
+                *v = fma(one_minus_beta2 * g, g, *v * beta2);
+                let denom = sqrt(*v / bc2) + eps;
+                *p += c_grad * g / denom;
+                *p += c_avg * *m / denom;
+            });
+            Ok(())
+        })
     }
 }
 
@@ -484,47 +491,49 @@ impl Optimizer for RAdam {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
-        let (b1, b2) = self.betas;
-        let decay = Decay::new(
-            self.maximize,
-            self.lr,
-            self.weight_decay,
-            self.decoupled_weight_decay,
-        );
-        let lerp = Lerp::new(1.0 - b1);
-        let beta2 = splat(b2);
-        let one_minus_beta2 = splat(1.0 - b2);
-        let bc1 = splat(bias_correction(b1, t));
-        let lr = splat(self.lr);
-        let eps = splat(self.eps);
-        let one = F32s::splat(1.0);
-        let bc2 = bias_correction(b2, t);
-        let rho_inf = 2.0 / (1.0 - b2) - 1.0;
-        let tf = t as f64;
-        let rho_t = rho_inf - 2.0 * tf * libm::pow(b2, tf) / bc2;
-        let moments = move |p: &mut F32s, g: F32s, m: &mut F32s, v: &mut F32s| {
-            let g = decay.apply(p, g);
-            *m = lerp.apply(*m, g);
-            *v = fma(one_minus_beta2 * g, g, *v * beta2);
-            *m / bc1 * lr
-        };
-        if rho_t > 5.0 {
-            let rect = splat(libm::sqrt(
-                (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                    / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
-            ));
-            let bc2_sqrt = splat(libm::sqrt(bc2));
-            fused::<2>(params, grads, state, |p, g, [m, v]| {
-                let step = moments(p, g, m, v);
-                let adaptive = one / (sqrt(*v) + eps) * bc2_sqrt;
-                *p -= step * adaptive * rect;
+        crate::backend::dispatch!(V => {
+            let (b1, b2) = self.betas;
+            let decay = Decay::<V>::new(
+                self.maximize,
+                self.lr,
+                self.weight_decay,
+                self.decoupled_weight_decay,
+            );
+            let lerp = Lerp::<V>::new(1.0 - b1);
+            let beta2 = splat::<V>(b2);
+            let one_minus_beta2 = splat::<V>(1.0 - b2);
+            let bc1 = splat::<V>(bias_correction(b1, t));
+            let lr = splat::<V>(self.lr);
+            let eps = splat::<V>(self.eps);
+            let one = V::splat(1.0);
+            let bc2 = bias_correction(b2, t);
+            let rho_inf = 2.0 / (1.0 - b2) - 1.0;
+            let tf = t as f64;
+            let rho_t = rho_inf - 2.0 * tf * libm::pow(b2, tf) / bc2;
+            let moments = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, m: &mut V, v: &mut V| {
+                let g = decay.apply(p, g);
+                *m = lerp.apply(*m, g);
+                *v = fma(one_minus_beta2 * g, g, *v * beta2);
+                *m / bc1 * lr
             });
-        } else {
-            fused::<2>(params, grads, state, |p, g, [m, v]| {
-                let step = moments(p, g, m, v);
-                *p -= step;
-            });
-        }
-        Ok(())
+            if rho_t > 5.0 {
+                let rect = splat::<V>(libm::sqrt(
+                    (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
+                ));
+                let bc2_sqrt = splat::<V>(libm::sqrt(bc2));
+                fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, v]| {
+                    let step = moments(p, g, m, v);
+                    let adaptive = one / (sqrt(*v) + eps) * bc2_sqrt;
+                    *p -= step * adaptive * rect;
+                });
+            } else {
+                fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, v]| {
+                    let step = moments(p, g, m, v);
+                    *p -= step;
+                });
+            }
+            Ok(())
+        })
     }
 }

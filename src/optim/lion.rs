@@ -1,7 +1,7 @@
 //! Lion (Chen et al., 2023), as optax defines it; not part of `torch.optim`.
 
 use super::{Optimizer, check_step, fused, non_negative, planes_len, splat, unit_closed};
-use crate::backend::F32s;
+use crate::backend::Vector;
 use crate::error::Result;
 
 /// `optax.lion`: the sign of an interpolated momentum, plus decoupled weight
@@ -58,21 +58,23 @@ impl Optimizer for Lion {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, 1, 0)?;
-        let (b1, b2) = self.betas;
-        let (b1, c1) = (splat(b1), splat(1.0 - b1));
-        let (b2, c2) = (splat(b2), splat(1.0 - b2));
-        let wd = splat(self.weight_decay);
-        let neg_lr = splat(-self.lr);
-        let (zero, one) = (F32s::splat(0.0), F32s::splat(1.0));
-        fused::<1>(params, grads, state, |p, g, [m]| {
-            let c = c1 * g + b1 * *m;
-            // sign(c): -1, 0 or 1, and NaN for NaN.
-            let s = c.simd_gt(zero).select(one, zero) - c.simd_lt(zero).select(one, zero);
-            let s = c.simd_ne(c).select(c, s);
-            let u = s + wd * *p;
-            *m = c2 * g + b2 * *m;
-            *p += u * neg_lr;
-        });
-        Ok(())
+        crate::backend::dispatch!(V => {
+            let (b1, b2) = self.betas;
+            let (b1, c1) = (splat::<V>(b1), splat::<V>(1.0 - b1));
+            let (b2, c2) = (splat::<V>(b2), splat::<V>(1.0 - b2));
+            let wd = splat::<V>(self.weight_decay);
+            let neg_lr = splat::<V>(-self.lr);
+            let (zero, one) = (V::splat(0.0), V::splat(1.0));
+            fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [m]| {
+                let c = c1 * g + b1 * *m;
+                // sign(c): -1, 0 or 1, and NaN for NaN.
+                let s = c.simd_gt(zero).select(one, zero) - c.simd_lt(zero).select(one, zero);
+                let s = c.simd_ne(c).select(c, s);
+                let u = s + wd * *p;
+                *m = c2 * g + b2 * *m;
+                *p += u * neg_lr;
+            });
+            Ok(())
+        })
     }
 }

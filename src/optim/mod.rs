@@ -69,7 +69,7 @@ pub use lion::Lion;
 pub use sgd::Sgd;
 
 use crate::backend::{self, fpu};
-use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
+use crate::backend::{Vector, lane0, load_partial, store_partial};
 use crate::error::{Error, Result, check_len};
 
 /// An optimizer that updates one tensor in place.
@@ -254,29 +254,36 @@ pub(crate) fn planes_len(n: usize, planes: usize, extra: usize) -> usize {
 
 /// Rounds a per-step f64 scalar once to f32 and broadcasts it.
 #[inline(always)]
-pub(crate) fn splat(x: f64) -> F32s {
-    F32s::splat(x as f32)
+pub(crate) fn splat<V: Vector>(x: f64) -> V {
+    V::splat(x as f32)
 }
 
 /// `a * b + c` with one rounding on every target: the FMA instruction where
 /// the target has one (a vector FMA, or the Cortex-M FPU's `vfma.f32` per
 /// lane), else a correctly rounded software FMA per lane.
 #[inline(always)]
-pub(crate) fn fma(a: F32s, b: F32s, c: F32s) -> F32s {
-    if backend::FMA {
+pub(crate) fn fma<V: Vector>(a: V, b: V, c: V) -> V {
+    if V::FMA {
         a.mul_add(b, c)
     } else {
-        let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
-        F32s::new(core::array::from_fn(|i| fpu::fmaf(a[i], b[i], c[i])))
+        let (mut a, b, c) = (a.to_array(), b.to_array(), c.to_array());
+        for ((a, &b), &c) in a.as_mut().iter_mut().zip(b.as_ref()).zip(c.as_ref()) {
+            *a = fpu::fmaf(*a, b, c);
+        }
+        V::new(a)
     }
 }
 
 /// The square root of each lane, correctly rounded: `F32s::sqrt`, or the
 /// Cortex-M FPU's `vsqrt.f32` where `wide` would call a software routine.
 #[inline(always)]
-pub(crate) fn sqrt(x: F32s) -> F32s {
+pub(crate) fn sqrt<V: Vector>(x: V) -> V {
     if fpu::HARDWARE {
-        F32s::new(x.to_array().map(fpu::sqrtf))
+        let mut a = x.to_array();
+        for x in a.as_mut() {
+            *x = fpu::sqrtf(*x);
+        }
+        V::new(a)
     } else {
         x.sqrt()
     }
@@ -285,26 +292,26 @@ pub(crate) fn sqrt(x: F32s) -> F32s {
 /// PyTorch's `lerp(a, b, w)` with its rounding: `fma(w, b - a, a)` when
 /// `|w| < 0.5`, else `fma(w - 1, b - a, b)` (with `w - 1` rounded in f32).
 #[derive(Clone, Copy)]
-pub(crate) struct Lerp {
-    w: F32s,
-    w_minus_one: F32s,
+pub(crate) struct Lerp<V> {
+    w: V,
+    w_minus_one: V,
     small: bool,
 }
 
-impl Lerp {
+impl<V: Vector> Lerp<V> {
     /// The weight is rounded once from f64, as torch does.
     #[inline(always)]
     pub(crate) fn new(weight: f64) -> Self {
         let w = weight as f32;
         Self {
-            w: F32s::splat(w),
-            w_minus_one: F32s::splat(w - 1.0),
+            w: V::splat(w),
+            w_minus_one: V::splat(w - 1.0),
             small: w.abs() < 0.5,
         }
     }
 
     #[inline(always)]
-    pub(crate) fn apply(self, a: F32s, b: F32s) -> F32s {
+    pub(crate) fn apply(self, a: V, b: V) -> V {
         if self.small {
             fma(self.w, b - a, a)
         } else {
@@ -316,7 +323,7 @@ impl Lerp {
 /// Lane-wise maximum that returns NaN if either input is NaN, as
 /// `torch.maximum` does.
 #[inline(always)]
-pub(crate) fn max_nan(a: F32s, b: F32s) -> F32s {
+pub(crate) fn max_nan<V: Vector>(a: V, b: V) -> V {
     // Take `b` when it is larger or NaN; otherwise `a` (NaN or not).
     let take_b = b.simd_gt(a) | b.simd_ne(b);
     take_b.select(b, a)
@@ -331,50 +338,48 @@ pub(crate) fn max_nan(a: F32s, b: F32s) -> F32s {
 /// `state` must hold at least `S * params.len()` values and `grads` exactly
 /// `params.len()`; the callers check this first.
 #[inline(always)]
-pub(crate) fn fused<const S: usize>(
+pub(crate) fn fused<V: Vector, const S: usize>(
     params: &mut [f32],
     grads: &[f32],
     state: &mut [f32],
-    kernel: impl Fn(&mut F32s, F32s, &mut [F32s; S]),
+    kernel: impl Fn(&mut V, V, &mut [V; S]),
 ) {
     let n = params.len();
     let mut rest = state;
-    let planes: [&mut [f32]; S] = core::array::from_fn(|_| {
+    let mut planes: [&mut [f32]; S] = core::array::from_fn(|_| {
         let (plane, tail) = core::mem::take(&mut rest).split_at_mut(n);
         rest = tail;
         plane
     });
-    let mut planes = planes.map(|s| s.as_chunks_mut::<LANES>());
-    let (pb, pt) = params.as_chunks_mut::<LANES>();
-    let (gb, gt) = grads.as_chunks::<LANES>();
-    let nb = pb.len();
-    let gb = &gb[..nb];
-    for (i, (pc, gc)) in pb.iter_mut().zip(gb).enumerate() {
-        let mut p = F32s::new(*pc);
-        let mut s: [F32s; S] = core::array::from_fn(|k| F32s::new(planes[k].0[i]));
-        kernel(&mut p, F32s::new(*gc), &mut s);
-        *pc = p.to_array();
+    let body = n - n % V::LANES;
+    for i in (0..body).step_by(V::LANES) {
+        let (pc, gc) = (&mut params[i..i + V::LANES], &grads[i..i + V::LANES]);
+        let mut p = V::load(pc);
+        let mut s: [V; S] = core::array::from_fn(|k| V::load(&planes[k][i..]));
+        kernel(&mut p, V::load(gc), &mut s);
+        p.store(pc);
         for (plane, v) in planes.iter_mut().zip(s) {
-            plane.0[i] = v.to_array();
+            v.store(&mut plane[i..]);
         }
     }
-    if EMULATED {
+    let (pt, gt) = (&mut params[body..], &grads[body..n]);
+    if V::EMULATED {
         for (i, (p, g)) in pt.iter_mut().zip(gt).enumerate() {
-            let mut pv = F32s::splat(*p);
-            let mut s: [F32s; S] = core::array::from_fn(|k| F32s::splat(planes[k].1[i]));
-            kernel(&mut pv, F32s::splat(*g), &mut s);
+            let mut pv = V::splat(*p);
+            let mut s: [V; S] = core::array::from_fn(|k| V::splat(planes[k][body + i]));
+            kernel(&mut pv, V::splat(*g), &mut s);
             *p = lane0(pv);
             for (plane, v) in planes.iter_mut().zip(s) {
-                plane.1[i] = lane0(v);
+                plane[body + i] = lane0(v);
             }
         }
     } else if !pt.is_empty() {
         let mut p = load_partial(pt, 0.0);
-        let mut s: [F32s; S] = core::array::from_fn(|k| load_partial(planes[k].1, 0.0));
+        let mut s: [V; S] = core::array::from_fn(|k| load_partial(&planes[k][body..], 0.0));
         kernel(&mut p, load_partial(gt, 0.0), &mut s);
         store_partial(p, pt);
         for (plane, v) in planes.iter_mut().zip(s) {
-            store_partial(v, plane.1);
+            store_partial(v, &mut plane[body..]);
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::{
     Optimizer, check_step, finite_f32, fma, fused, is_zero, non_negative, planes_len, splat,
 };
-use crate::backend::F32s;
+use crate::backend::Vector;
 use crate::error::{Error, Result};
 
 /// `torch.optim.SGD`: plain, momentum, dampening, Nesterov, L2 weight decay.
@@ -82,45 +82,47 @@ impl Optimizer for Sgd {
     fn step(&self, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
-        let sign = F32s::splat(if self.maximize { -1.0 } else { 1.0 });
-        let l2 = !is_zero(self.weight_decay);
-        let wd = if l2 {
-            splat(self.weight_decay)
-        } else {
-            F32s::ZERO
-        };
-        let neg_lr = splat(-self.lr);
-        let prepare = |p: F32s, g: F32s| {
-            let g = g * sign;
-            if l2 { fma(p, wd, g) } else { g }
-        };
-        if is_zero(self.momentum) {
-            fused::<0>(params, grads, state, |p, g, _| {
-                let g = prepare(*p, g);
-                *p = fma(g, neg_lr, *p);
+        crate::backend::dispatch!(V => {
+            let sign = V::splat(if self.maximize { -1.0 } else { 1.0 });
+            let l2 = !is_zero(self.weight_decay);
+            let wd = if l2 {
+                splat::<V>(self.weight_decay)
+            } else {
+                V::ZERO
+            };
+            let neg_lr = splat::<V>(-self.lr);
+            let prepare = core::convert::identity(#[inline(always)] |p: V, g: V| {
+                let g = g * sign;
+                if l2 { fma(p, wd, g) } else { g }
             });
-            return Ok(());
-        }
-        let mom = splat(self.momentum);
-        let damp = splat(1.0 - self.dampening);
-        let nesterov = self.nesterov;
-        let finish = |p: &mut F32s, g: F32s, b: F32s| {
-            let d = if nesterov { fma(b, mom, g) } else { b };
-            *p = fma(d, neg_lr, *p);
-        };
-        if t == 1 {
-            fused::<1>(params, grads, state, |p, g, [b]| {
-                let g = prepare(*p, g);
-                *b = g;
-                finish(p, g, *b);
+            if is_zero(self.momentum) {
+                fused::<V, 0>(params, grads, state, #[inline(always)] |p, g, _| {
+                    let g = prepare(*p, g);
+                    *p = fma(g, neg_lr, *p);
+                });
+                return Ok(());
+            }
+            let mom = splat::<V>(self.momentum);
+            let damp = splat::<V>(1.0 - self.dampening);
+            let nesterov = self.nesterov;
+            let finish = core::convert::identity(#[inline(always)] |p: &mut V, g: V, b: V| {
+                let d = if nesterov { fma(b, mom, g) } else { b };
+                *p = fma(d, neg_lr, *p);
             });
-        } else {
-            fused::<1>(params, grads, state, |p, g, [b]| {
-                let g = prepare(*p, g);
-                *b = fma(g, damp, *b * mom);
-                finish(p, g, *b);
-            });
-        }
-        Ok(())
+            if t == 1 {
+                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [b]| {
+                    let g = prepare(*p, g);
+                    *b = g;
+                    finish(p, g, *b);
+                });
+            } else {
+                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [b]| {
+                    let g = prepare(*p, g);
+                    *b = fma(g, damp, *b * mom);
+                    finish(p, g, *b);
+                });
+            }
+            Ok(())
+        })
     }
 }

@@ -1,9 +1,9 @@
 //! What every experiment shares: the data, a run epoch by epoch, the
 //! gradient figures, and the page.
 
+use microprop::loss;
 use microprop::nn::Mlp;
 use microprop::train::{Dataset, Evaluation, History, Observer, TrainError, Trainer};
-use microprop::{SIMD_BACKEND, loss};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::fmt::Write;
@@ -259,7 +259,7 @@ impl Page {
              | | |\n|---|---|\n\
              | seed | {SEED} |\n\
              | machine | {cpu}, {cpus} logical CPUs, load average {load} at the start (shared) |\n\
-             | SIMD | {SIMD_BACKEND} |\n\
+             | SIMD | {simd} |\n\
              | threads | 1 per run |\n\
              | time | {m} min {s} s |\n\
              | status | {status} |\n\
@@ -272,6 +272,7 @@ impl Page {
             m = secs / 60,
             s = secs % 60,
             file = self.name.replace('-', "_"),
+            simd = microprop::simd_backend(),
         );
         write(&self.file("README.md"), &page)
     }
