@@ -55,6 +55,12 @@ impl Avx2 {
 }
 
 impl Avx512 {
+    /// The AVX2 level, which every AVX-512 CPU [`level`] accepts also has.
+    #[cfg(test)]
+    pub(crate) fn avx2(self) -> Avx2 {
+        Avx2(())
+    }
+
     /// Runs `f` compiled for AVX-512F.
     #[inline(always)]
     pub(crate) fn run<R>(self, f: impl FnOnce() -> R) -> R {
@@ -107,23 +113,24 @@ pub(crate) fn level() -> Level {
 #[cold]
 #[inline(never)]
 fn detect() -> Level {
-    let avx2 =
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-    let avx512 = avx2 && std::arch::is_x86_feature_detected!("avx512f");
     let cap = match std::env::var(ENV).as_deref() {
         Ok("sse2" | "baseline") => 1,
         Ok("avx2") => 2,
         _ => 3,
     };
-    let best = if avx512 {
+    let avx2 = cap >= 2
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma");
+    let avx512 = cap >= 3 && avx2 && std::arch::is_x86_feature_detected!("avx512f");
+    let level = if avx512 {
         3
     } else if avx2 {
         2
     } else {
         1
     };
-    LEVEL.store(best.min(cap), Ordering::Relaxed);
-    level()
+    LEVEL.store(level, Ordering::Relaxed);
+    self::level()
 }
 
 /// Implements a binary operator and its assigning form with an intrinsic.
@@ -702,5 +709,104 @@ impl Bits for U32x16 {
     fn signed_gt(self, rhs: Self) -> Self {
         // SAFETY: see the module docs.
         Self::from_mask(unsafe { _mm512_cmpgt_epi32_mask(self.0, rhs.0) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CI runs the tests at every level the CPU has by setting [`ENV`]:
+    /// this checks that such a run really uses the level asked for.
+    #[test]
+    fn the_level_asked_for_is_the_level_run() {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        let avx512 = avx2 && std::arch::is_x86_feature_detected!("avx512f");
+        let want = match std::env::var(ENV).as_deref() {
+            Ok("sse2" | "baseline") => 1,
+            Ok("avx2") => 2,
+            _ => 3,
+        }
+        .min(if avx512 {
+            3
+        } else if avx2 {
+            2
+        } else {
+            1
+        });
+        let got = match level() {
+            Level::Baseline => 1,
+            Level::Avx2(_) => 2,
+            Level::Avx512(_) => 3,
+        };
+        assert_eq!(got, want, "{}", super::super::simd_backend());
+    }
+
+    /// The results the kernels rely on, NaN and signed zeros included.
+    fn ops<V: Vector>(a: V, b: V) -> [V; 11] {
+        [
+            a.max(b),
+            a.min(b),
+            a.fast_max(b),
+            a.simd_lt(b),
+            a.simd_ne(b),
+            a.is_finite(),
+            a.abs(),
+            a.simd_gt(b).select(a, b),
+            a.mul_add(b, a),
+            -a,
+            a.sqrt(),
+        ]
+    }
+
+    /// `ops` of one vector type against `wide`'s 4 lanes, lane for lane.
+    fn matches_wide<V: Vector>() {
+        let special = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+            3e-39,
+        ];
+        let a: std::vec::Vec<f32> = (0..V::LANES).map(|i| special[i % 8]).collect();
+        let b: std::vec::Vec<f32> = (0..V::LANES).map(|i| special[(i * 3 + 1) % 8]).collect();
+        let got = ops(V::load(&a), V::load(&b));
+        for q in 0..V::LANES / 4 {
+            let want = ops(
+                wide::f32x4::load(&a[4 * q..]),
+                wide::f32x4::load(&b[4 * q..]),
+            );
+            for (op, (g, w)) in got.iter().zip(want).enumerate() {
+                // `wide` fuses only where the build enables FMA.
+                if op == 8 && !crate::backend::FMA {
+                    continue;
+                }
+                for l in 0..4 {
+                    let (g, w) = (g.to_array().as_ref()[4 * q + l], w.to_array()[l]);
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "{} lanes, op {op}, lane {}: {g} vs {w}",
+                        V::LANES,
+                        4 * q + l
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn run_time_vectors_match_wide_lane_for_lane() {
+        match level() {
+            Level::Avx512(level) => {
+                level.run(matches_wide::<F32x16>);
+                level.avx2().run(matches_wide::<F32x8>);
+            }
+            Level::Avx2(level) => level.run(matches_wide::<F32x8>),
+            Level::Baseline => {}
+        }
     }
 }
