@@ -83,11 +83,12 @@
 //!
 //! ## SIMD and target features
 //!
-//! The lane width is chosen when the crate is compiled ([`simd_backend`] says
-//! which): 16 lanes with `avx512f`, 8 with `avx`, 4 otherwise (SSE2, NEON,
-//! wasm `simd128`, and portable scalar code on microcontrollers). On x86
-//! desktops build with `RUSTFLAGS="-C target-cpu=native"` to use every
-//! extension of the CPU; without it x86-64 runs the SSE2 kernels.
+//! On x86-64 with `std`, every kernel is compiled for SSE2, AVX2+FMA and
+//! AVX-512F, and the first call picks the best level the CPU supports
+//! ([`simd_backend`] says which; `MICROPROP_SIMD=sse2` or `avx2` caps it).
+//! Elsewhere the lane width is chosen when the crate is compiled: 16 lanes
+//! with `avx512f`, 8 with `avx`, 4 otherwise (SSE2, NEON, wasm `simd128`,
+//! and portable scalar code on microcontrollers).
 //!
 //! For testing, `RUSTFLAGS='--cfg microprop_lanes="16"'` (or `"8"`, `"4"`,
 //! `"emulated"`) forces a width on any x86-64 machine, so that the code of

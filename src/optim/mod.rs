@@ -68,7 +68,7 @@ pub use adam::{Adam, AdamW, Adamax, NAdam, RAdam};
 pub use lion::Lion;
 pub use sgd::Sgd;
 
-use crate::backend::{self, fpu};
+use crate::backend::fpu;
 use crate::backend::{Vector, lane0, load_partial, store_partial};
 use crate::error::{Error, Result, check_len};
 
