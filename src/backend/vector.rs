@@ -53,6 +53,10 @@ pub(crate) trait Vector:
     fn new(a: Self::Array) -> Self;
     /// The lanes as an array.
     fn to_array(self) -> Self::Array;
+    /// `s` as whole vectors' worth of lanes and the shorter tail.
+    fn split(s: &[f32]) -> (&[Self::Array], &[f32]);
+    /// `s` as whole vectors' worth of lanes and the shorter tail.
+    fn split_mut(s: &mut [f32]) -> (&mut [Self::Array], &mut [f32]);
     /// The first `LANES` values of `s`, which must be at least that long.
     #[inline(always)]
     fn load(s: &[f32]) -> Self {
@@ -163,6 +167,14 @@ macro_rules! wide_vector {
             #[inline(always)]
             fn to_array(self) -> Self::Array {
                 wide::$f::to_array(self)
+            }
+            #[inline(always)]
+            fn split(s: &[f32]) -> (&[Self::Array], &[f32]) {
+                s.as_chunks()
+            }
+            #[inline(always)]
+            fn split_mut(s: &mut [f32]) -> (&mut [Self::Array], &mut [f32]) {
+                s.as_chunks_mut()
             }
             #[inline(always)]
             fn mul_add(self, m: Self, a: Self) -> Self {

@@ -304,6 +304,14 @@ impl Vector for F32x8 {
         a
     }
     #[inline(always)]
+    fn split(s: &[f32]) -> (&[[f32; 8]], &[f32]) {
+        s.as_chunks()
+    }
+    #[inline(always)]
+    fn split_mut(s: &mut [f32]) -> (&mut [[f32; 8]], &mut [f32]) {
+        s.as_chunks_mut()
+    }
+    #[inline(always)]
     fn load(s: &[f32]) -> Self {
         let s = &s[..8];
         // SAFETY: see the module docs; `s` holds 8 lanes.
@@ -564,6 +572,14 @@ impl Vector for F32x16 {
         // SAFETY: see the module docs; `a` holds 16 lanes.
         unsafe { _mm512_storeu_ps(a.as_mut_ptr(), self.0) };
         a
+    }
+    #[inline(always)]
+    fn split(s: &[f32]) -> (&[[f32; 16]], &[f32]) {
+        s.as_chunks()
+    }
+    #[inline(always)]
+    fn split_mut(s: &mut [f32]) -> (&mut [[f32; 16]], &mut [f32]) {
+        s.as_chunks_mut()
     }
     #[inline(always)]
     fn load(s: &[f32]) -> Self {

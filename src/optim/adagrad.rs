@@ -4,7 +4,7 @@
 use super::{
     Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt, unit_closed,
 };
-use crate::backend::Vector;
+use crate::backend::{Vector, inlined};
 use crate::error::Result;
 
 /// The gradient after `maximize` and the L2 penalty.
@@ -90,16 +90,16 @@ impl Optimizer for Adagrad {
             let wd = decay::<V>(self.weight_decay);
             let neg_clr = splat::<V>(-(self.lr / (1.0 + (t - 1) as f64 * self.lr_decay)));
             let eps = splat::<V>(self.eps);
-            let update = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, s: &mut V, prev: V| {
+            let update = core::convert::identity(inlined!(move |p: &mut V, g: V, s: &mut V, prev: V| {
                 let g = l2(sign, wd, *p, g);
                 *s = fma(g, g, prev);
                 *p += neg_clr * g / (sqrt(*s) + eps);
-            });
+            }));
             if t == 1 {
                 let init = splat::<V>(self.initial_accumulator_value);
-                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [s]| update(p, g, s, init));
+                fused::<V, 1>(params, grads, state, inlined!(|p, g, [s]| update(p, g, s, init)));
             } else {
-                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [s]| update(p, g, s, *s));
+                fused::<V, 1>(params, grads, state, inlined!(|p, g, [s]| update(p, g, s, *s)));
             }
             Ok(())
         })
@@ -169,13 +169,13 @@ impl Optimizer for Adadelta {
             let one_minus_rho = splat::<V>(1.0 - self.rho);
             let eps = splat::<V>(self.eps);
             let neg_lr = splat::<V>(-self.lr);
-            fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [v, u]| {
+            fused::<V, 2>(params, grads, state, inlined!(|p, g, [v, u]| {
                 let g = l2(sign, wd, *p, g);
                 *v = fma(one_minus_rho * g, g, *v * rho);
                 let d = sqrt(*u + eps) / sqrt(*v + eps) * g;
                 *u = fma(one_minus_rho * d, d, *u * rho);
                 *p = fma(d, neg_lr, *p);
-            });
+            }));
             Ok(())
         })
     }
@@ -260,37 +260,37 @@ impl Optimizer for RmsProp {
             let eps = splat::<V>(self.eps);
             let neg_lr = splat::<V>(-self.lr);
             let mom = splat::<V>(self.momentum);
-            let square = core::convert::identity(#[inline(always)] move |p: V, g: V, v: &mut V| {
+            let square = core::convert::identity(inlined!(move |p: V, g: V, v: &mut V| {
                 let g = l2(sign, wd, p, g);
                 *v = fma(one_minus_alpha * g, g, *v * alpha);
                 g
-            });
-            let centered = core::convert::identity(#[inline(always)] move |g: V, v: V, gbar: &mut V| {
+            }));
+            let centered = core::convert::identity(inlined!(move |g: V, v: V, gbar: &mut V| {
                 *gbar = lerp.apply(*gbar, g);
                 sqrt(fma(-*gbar, *gbar, v)) + eps
-            });
-            let plain = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, a: V| *p += neg_lr * g / a);
-            let with_momentum = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, a: V, b: &mut V| {
+            }));
+            let plain = core::convert::identity(inlined!(move |p: &mut V, g: V, a: V| *p += neg_lr * g / a));
+            let with_momentum = core::convert::identity(inlined!(move |p: &mut V, g: V, a: V, b: &mut V| {
                 *b = *b * mom + g / a;
                 *p = fma(*b, neg_lr, *p);
-            });
+            }));
             match (self.centered, self.momentum > 0.0) {
-                (false, false) => fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [v]| {
+                (false, false) => fused::<V, 1>(params, grads, state, inlined!(|p, g, [v]| {
                     let g = square(*p, g, v);
                     plain(p, g, sqrt(*v) + eps);
-                }),
-                (false, true) => fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [v, b]| {
+                })),
+                (false, true) => fused::<V, 2>(params, grads, state, inlined!(|p, g, [v, b]| {
                     let g = square(*p, g, v);
                     with_momentum(p, g, sqrt(*v) + eps, b);
-                }),
-                (true, false) => fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [v, gbar]| {
+                })),
+                (true, false) => fused::<V, 2>(params, grads, state, inlined!(|p, g, [v, gbar]| {
                     let g = square(*p, g, v);
                     plain(p, g, centered(g, *v, gbar));
-                }),
-                (true, true) => fused::<V, 3>(params, grads, state, #[inline(always)] |p, g, [v, gbar, b]| {
+                })),
+                (true, true) => fused::<V, 3>(params, grads, state, inlined!(|p, g, [v, gbar, b]| {
                     let g = square(*p, g, v);
                     with_momentum(p, g, centered(g, *v, gbar), b);
-                }),
+                })),
             }
             Ok(())
         })

@@ -5,7 +5,7 @@ use super::{
     Lerp, Optimizer, check_step, derived_f32, fma, fused, is_zero, max_nan, non_negative,
     planes_len, splat, sqrt, unit_open,
 };
-use crate::backend::Vector;
+use crate::backend::{Vector, inlined};
 use crate::error::Result;
 
 /// Checks the hyperparameters shared by the family, where torch checks them.
@@ -167,27 +167,27 @@ impl Optimizer for Adam {
             let bc2_sqrt = V::splat(bc2_sqrt);
             let eps = splat::<V>(self.eps);
             let neg_step = splat::<V>(-(self.lr / bias_correction(b1, t)));
-            let moments = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, m: &mut V, v: &mut V| {
+            let moments = core::convert::identity(inlined!(move |p: &mut V, g: V, m: &mut V, v: &mut V| {
                 let g = decay.apply(p, g);
                 *m = lerp.apply(*m, g);
                 *v = fma(one_minus_beta2 * g, g, *v * beta2);
-            });
-            let update = core::convert::identity(#[inline(always)] move |p: &mut V, m: V, v: V| {
+            }));
+            let update = core::convert::identity(inlined!(move |p: &mut V, m: V, v: V| {
                 let root = sqrt(v);
                 let denom = if divide { root / bc2_sqrt } else { root } + eps;
                 *p += neg_step * m / denom;
-            });
+            }));
             if self.amsgrad {
-                fused::<V, 3>(params, grads, state, #[inline(always)] |p, g, [m, v, vmax]| {
+                fused::<V, 3>(params, grads, state, inlined!(|p, g, [m, v, vmax]| {
                     moments(p, g, m, v);
                     *vmax = max_nan(*vmax, *v);
                     update(p, *m, *vmax);
-                });
+                }));
             } else {
-                fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, v]| {
+                fused::<V, 2>(params, grads, state, inlined!(|p, g, [m, v]| {
                     moments(p, g, m, v);
                     update(p, *m, *v);
-                });
+                }));
             }
             Ok(())
         })
@@ -318,12 +318,12 @@ impl Optimizer for Adamax {
             let beta2 = splat::<V>(b2);
             let eps = splat::<V>(self.eps);
             let neg_clr = splat::<V>(-(self.lr / bias_correction(b1, t)));
-            fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, u]| {
+            fused::<V, 2>(params, grads, state, inlined!(|p, g, [m, u]| {
                 let g = decay.apply(p, g);
                 *m = lerp.apply(*m, g);
                 *u = max_nan(*u * beta2, g.abs() + eps);
                 *p += neg_clr * *m / *u;
-            });
+            }));
             Ok(())
         })
     }
@@ -510,28 +510,28 @@ impl Optimizer for RAdam {
             let rho_inf = 2.0 / (1.0 - b2) - 1.0;
             let tf = t as f64;
             let rho_t = rho_inf - 2.0 * tf * libm::pow(b2, tf) / bc2;
-            let moments = core::convert::identity(#[inline(always)] move |p: &mut V, g: V, m: &mut V, v: &mut V| {
+            let moments = core::convert::identity(inlined!(move |p: &mut V, g: V, m: &mut V, v: &mut V| {
                 let g = decay.apply(p, g);
                 *m = lerp.apply(*m, g);
                 *v = fma(one_minus_beta2 * g, g, *v * beta2);
                 *m / bc1 * lr
-            });
+            }));
             if rho_t > 5.0 {
                 let rect = splat::<V>(libm::sqrt(
                     (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
                 ));
                 let bc2_sqrt = splat::<V>(libm::sqrt(bc2));
-                fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, v]| {
+                fused::<V, 2>(params, grads, state, inlined!(|p, g, [m, v]| {
                     let step = moments(p, g, m, v);
                     let adaptive = one / (sqrt(*v) + eps) * bc2_sqrt;
                     *p -= step * adaptive * rect;
-                });
+                }));
             } else {
-                fused::<V, 2>(params, grads, state, #[inline(always)] |p, g, [m, v]| {
+                fused::<V, 2>(params, grads, state, inlined!(|p, g, [m, v]| {
                     let step = moments(p, g, m, v);
                     *p -= step;
-                });
+                }));
             }
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! Lion (Chen et al., 2023), as optax defines it; not part of `torch.optim`.
 
 use super::{Optimizer, check_step, fused, non_negative, planes_len, splat, unit_closed};
-use crate::backend::Vector;
+use crate::backend::{Vector, inlined};
 use crate::error::Result;
 
 /// `optax.lion`: the sign of an interpolated momentum, plus decoupled weight
@@ -65,7 +65,7 @@ impl Optimizer for Lion {
             let wd = splat::<V>(self.weight_decay);
             let neg_lr = splat::<V>(-self.lr);
             let (zero, one) = (V::splat(0.0), V::splat(1.0));
-            fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [m]| {
+            fused::<V, 1>(params, grads, state, inlined!(|p, g, [m]| {
                 let c = c1 * g + b1 * *m;
                 // sign(c): -1, 0 or 1, and NaN for NaN.
                 let s = c.simd_gt(zero).select(one, zero) - c.simd_lt(zero).select(one, zero);
@@ -73,7 +73,7 @@ impl Optimizer for Lion {
                 let u = s + wd * *p;
                 *m = c2 * g + b2 * *m;
                 *p += u * neg_lr;
-            });
+            }));
             Ok(())
         })
     }

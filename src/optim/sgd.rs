@@ -3,7 +3,7 @@
 use super::{
     Optimizer, check_step, finite_f32, fma, fused, is_zero, non_negative, planes_len, splat,
 };
-use crate::backend::Vector;
+use crate::backend::{Vector, inlined};
 use crate::error::{Error, Result};
 
 /// `torch.optim.SGD`: plain, momentum, dampening, Nesterov, L2 weight decay.
@@ -91,36 +91,36 @@ impl Optimizer for Sgd {
                 V::ZERO
             };
             let neg_lr = splat::<V>(-self.lr);
-            let prepare = core::convert::identity(#[inline(always)] |p: V, g: V| {
+            let prepare = core::convert::identity(inlined!(|p: V, g: V| {
                 let g = g * sign;
                 if l2 { fma(p, wd, g) } else { g }
-            });
+            }));
             if is_zero(self.momentum) {
-                fused::<V, 0>(params, grads, state, #[inline(always)] |p, g, _| {
+                fused::<V, 0>(params, grads, state, inlined!(|p, g, _| {
                     let g = prepare(*p, g);
                     *p = fma(g, neg_lr, *p);
-                });
+                }));
                 return Ok(());
             }
             let mom = splat::<V>(self.momentum);
             let damp = splat::<V>(1.0 - self.dampening);
             let nesterov = self.nesterov;
-            let finish = core::convert::identity(#[inline(always)] |p: &mut V, g: V, b: V| {
+            let finish = core::convert::identity(inlined!(|p: &mut V, g: V, b: V| {
                 let d = if nesterov { fma(b, mom, g) } else { b };
                 *p = fma(d, neg_lr, *p);
-            });
+            }));
             if t == 1 {
-                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [b]| {
+                fused::<V, 1>(params, grads, state, inlined!(|p, g, [b]| {
                     let g = prepare(*p, g);
                     *b = g;
                     finish(p, g, *b);
-                });
+                }));
             } else {
-                fused::<V, 1>(params, grads, state, #[inline(always)] |p, g, [b]| {
+                fused::<V, 1>(params, grads, state, inlined!(|p, g, [b]| {
                     let g = prepare(*p, g);
                     *b = fma(g, damp, *b * mom);
                     finish(p, g, *b);
-                });
+                }));
             }
             Ok(())
         })
