@@ -4,8 +4,8 @@
 //! pass) and an element-wise product of two slices (8 bytes read and 4
 //! written, like a backward pass from the output).
 //!
-//! `cargo bench --bench activation` (desktop builds use
-//! `-C target-cpu=native` through `.cargo/config.toml`); filter with e.g.
+//! `cargo bench --bench activation` (at the CPU's best SIMD level, or the
+//! one `MICROPROP_SIMD` names); filter with e.g.
 //! `cargo bench --bench activation -- 'sigmoid/forward'`.
 
 use core::f32::consts::FRAC_1_SQRT_2;

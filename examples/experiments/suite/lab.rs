@@ -243,16 +243,10 @@ impl Page {
         let reading = std::fs::read_to_string(self.file("reading.md"))
             .unwrap_or_else(|_| "(No reading written for these results yet.)\n".into());
         let quick = if self.quick { " --quick" } else { "" };
-        // This machine's default build is AVX-512 (`target-cpu=native`);
-        // an AVX2 build of it needs the flags.
-        let flags = if cfg!(all(
-            target_feature = "avx2",
-            not(target_feature = "avx512f")
-        )) {
-            "RUSTFLAGS=\"-C target-cpu=x86-64-v3\" "
-        } else {
-            ""
-        };
+        // A run capped to a lower SIMD level names the cap in its command.
+        let flags = std::env::var("MICROPROP_SIMD")
+            .map(|level| format!("MICROPROP_SIMD={level} "))
+            .unwrap_or_default();
         let page = format!(
             "# {title}\n\n{body}\n## Reading\n\n{reading}\n## Reproduce\n\n\
              ```sh\n{flags}cargo run --release --example experiments -- {name}{quick}\n```\n\n\
