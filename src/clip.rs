@@ -1,4 +1,14 @@
 //! Gradient clipping over several tensors, as `torch.nn.utils`.
+//!
+//! ```
+//! use microprop::clip::clip_grad_norm;
+//! let (mut w, mut b) = ([3.0f32, 0.0], [4.0f32]);
+//! // The norm over both tensors is 5: both are scaled to a norm of 1.
+//! let norm = clip_grad_norm(&mut [&mut w, &mut b], 1.0)?;
+//! assert_eq!(norm, 5.0);
+//! assert!((w[0] - 0.6).abs() < 1e-6 && (b[0] - 0.8).abs() < 1e-6);
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use crate::backend::{F32s, map_in_place};
 use crate::error::{Error, Result};

@@ -32,6 +32,25 @@
 //! The mask depends only on the seed and the length, never on the SIMD width
 //! or the target: `microprop::reference::dropout` reproduces it bit for bit.
 //! `p = 0` and `p = 1` do not touch the generator.
+//!
+//! ```
+//! use microprop::Dropout;
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rand_xoshiro::rand_core::SeedableRng;
+//! let d = Dropout::new(0.5)?;
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+//! let x = [1.0f32; 64];
+//! let (mut y, mut mask) = ([0.0f32; 64], [0u32; 2]);
+//! assert_eq!(Dropout::mask_len(x.len()), mask.len());
+//! d.forward(&mut rng, &x, &mut y, &mut mask)?;
+//! // A kept unit is scaled by 1 / (1 - p); the mask keeps one bit per unit
+//! // for the backward pass.
+//! assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+//! let mut dx = [0.0f32; 64];
+//! d.backward(&mask, &[1.0; 64], &mut dx)?;
+//! assert_eq!(dx, y);
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use rand_core::Rng;
 

@@ -29,6 +29,20 @@
 //!
 //! Only the distributions match PyTorch's: its random stream cannot be
 //! reproduced.
+//!
+//! ```
+//! use microprop::{Activation, init};
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rand_xoshiro::rand_core::SeedableRng;
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+//! let (fan_in, units) = (784, 128);
+//! let mut w = vec![0.0f32; units * fan_in];
+//! init::he_uniform(&mut rng, &mut w, fan_in, init::gain(Activation::Relu)?)?;
+//! // He's bound for ReLU: sqrt(2) * sqrt(3 / fan_in).
+//! let bound = (6.0f32 / fan_in as f32).sqrt();
+//! assert!(w.iter().all(|v| v.abs() <= bound));
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use rand_core::Rng;
 

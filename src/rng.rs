@@ -31,6 +31,18 @@
 //!
 //! xoshiro128++ passes BigCrush and PractRand in every bit; it is not a
 //! cryptographic generator.
+//!
+//! ```
+//! use microprop::rng::{STREAMS, StreamRng};
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rand_xoshiro::rand_core::SeedableRng;
+//! let mut streams = StreamRng::from_rng(&mut Xoshiro256PlusPlus::seed_from_u64(3));
+//! let again = streams.clone();
+//! // One word from each of the sixteen streams, the same on every target.
+//! let block: [u32; STREAMS] = streams.next_block();
+//! assert_eq!(block, again.clone().next_block());
+//! assert_ne!(block, streams.next_block());
+//! ```
 
 use rand_core::Rng;
 

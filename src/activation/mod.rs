@@ -32,6 +32,19 @@
 //! bound (sigmoid returns 0 below x = -87.68, where the result is under
 //! 2^-126 / 1.4). NaN in gives NaN out; the infinities give the mathematical
 //! limits.
+//!
+//! ```
+//! use microprop::Activation;
+//! let x = [-1.0f32, 0.0, 2.0];
+//! let mut y = [0.0f32; 3];
+//! Activation::Sigmoid.forward(&x, &mut y)?;
+//! assert!((y[1] - 0.5).abs() < 1e-7);
+//! // Back-propagate dL/dy = 1: dL/dx = y (1 - y), taken from y.
+//! let mut dx = [0.0f32; 3];
+//! Activation::Sigmoid.backward(&x, &y, &[1.0; 3], &mut dx)?;
+//! assert!((dx[1] - 0.25).abs() < 1e-7);
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 mod gelu;
 mod logistic;

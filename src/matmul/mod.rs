@@ -64,6 +64,19 @@
 //! `k * 2^-23 * (|alpha| * (|A| |B|)_ij + |beta| * |C_ij|)`, with `|A| |B|`
 //! the product of the element-wise absolute values; the tests check it with
 //! a constant of 2 against an `f64` reference.
+//!
+//! ```
+//! use microprop::{MatMut, MatRef, matmul};
+//! // A layer's forward product y = x w^T: 2 inputs of 3 features, 4 units.
+//! let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let w = [1.0f32; 12];
+//! let mut y = [0.0f32; 8];
+//! let mut ws = vec![0.0f32; matmul::gemm_workspace_len(2, 4, 3)];
+//! let (x, w) = (MatRef::new(&x, 2, 3)?, MatRef::new(&w, 4, 3)?);
+//! matmul::gemm(1.0, x, w.t(), 0.0, MatMut::new(&mut y, 2, 4)?, &mut ws)?;
+//! assert_eq!(y, [6.0, 6.0, 6.0, 6.0, 15.0, 15.0, 15.0, 15.0]);
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 mod blocking;
 mod direct;

@@ -6,6 +6,18 @@
 //! user can check a result on their own target. They follow the same argument
 //! conventions as the kernels but assume valid arguments: check lengths with
 //! the kernels' own functions first.
+//!
+//! ```
+//! use microprop::{Activation, reference};
+//! let x = [0.5f32, -2.0, 7.0];
+//! let (mut fast, mut slow) = ([0.0f32; 3], [0.0f32; 3]);
+//! Activation::Tanh.forward(&x, &mut fast)?;
+//! reference::activation::forward(Activation::Tanh, &x, &mut slow);
+//! for (f, s) in fast.iter().zip(slow) {
+//!     assert!((f - s).abs() <= 4.0 * f32::EPSILON * s.abs());
+//! }
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 pub mod activation;
 pub mod dropout;
