@@ -11,7 +11,7 @@ fn same(a: f32, b: f32) -> bool {
 }
 
 fuzz_target!(
-    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    init: eprintln!("SIMD backend: {}", microprop::simd_backend()),
     |data: &[u8]| {
         let Some((&which, rest)) = data.split_first() else {
             return;

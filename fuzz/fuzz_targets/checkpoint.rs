@@ -14,7 +14,7 @@ const LAYERS: [LayerSpec; 2] = [
 ];
 
 fuzz_target!(
-    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    init: eprintln!("SIMD backend: {}", microprop::simd_backend()),
     |data: &[u8]| {
         let mut trainer = Trainer::new(Config::new(2, &LAYERS)).expect("a valid configuration");
         if trainer.load_safetensors(data).is_ok() {

@@ -8,7 +8,7 @@ use microprop::matmul::{gemm, gemm_workspace_len};
 use microprop::{MatMut, MatRef, reference};
 
 fuzz_target!(
-    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    init: eprintln!("SIMD backend: {}", microprop::simd_backend()),
     |data: &[u8]| {
         if data.len() < 8 {
             return;

@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use microprop::train::Dataset;
 
 fuzz_target!(
-    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    init: eprintln!("SIMD backend: {}", microprop::simd_backend()),
     |data: &[u8]| {
         // The first byte splits the input into an image file and a label file.
         let Some((&split, rest)) = data.split_first() else {

@@ -278,6 +278,6 @@ fn check(data: &[u8]) {
 }
 
 fuzz_target!(
-    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    init: eprintln!("SIMD backend: {}", microprop::simd_backend()),
     |data: &[u8]| check(data)
 );

@@ -33,7 +33,7 @@ fn check<O: Optimizer>(
 }
 
 fuzz_target!(
-    init: eprintln!("SIMD backend: {}", microprop::SIMD_BACKEND),
+    init: eprintln!("SIMD backend: {}", microprop::simd_backend()),
     |data: &[u8]| {
         if data.len() < 2 {
             return;
