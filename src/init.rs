@@ -216,20 +216,36 @@ pub fn uniform<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], bound: f32) -> Resul
 /// (block `i / 16`, word `i % 16`).
 #[inline(always)]
 fn fill_uniform<V: Vector>(streams: &StreamRng, w: &mut [f32], bound: f32) {
+    /// Blocks per loop iteration: the generator's steps form one chain of
+    /// dependencies, so the loop's own overhead is worth spreading.
+    const UNROLL: usize = 4;
     let mut lanes = Lanes::<V>::load(streams);
     let bound = V::splat(bound);
-    let (body, tail) = w.as_chunks_mut::<STREAMS>();
-    for chunk in body {
-        let r = lanes.next_vectors();
-        for (v, r) in r.iter().enumerate().take(Lanes::<V>::VECS) {
-            (bound * symmetric_unit::<V>(*r)).store(&mut chunk[v * V::LANES..]);
+    let (body, tail) = w.as_chunks_mut::<{ UNROLL * STREAMS }>();
+    for blocks in body {
+        let (blocks, _) = blocks.as_chunks_mut::<STREAMS>();
+        for block in blocks {
+            uniform_block(&mut lanes, bound, block);
         }
+    }
+    let (blocks, tail) = tail.as_chunks_mut::<STREAMS>();
+    for block in blocks {
+        uniform_block(&mut lanes, bound, block);
     }
     if !tail.is_empty() {
         let r = lanes.next_vectors();
         for (out, r) in tail.chunks_mut(V::LANES).zip(r) {
             store_partial(bound * symmetric_unit::<V>(r), out);
         }
+    }
+}
+
+/// Fills one block of [`STREAMS`] elements from the next block of words.
+#[inline(always)]
+fn uniform_block<V: Vector>(lanes: &mut Lanes<V>, bound: V, block: &mut [f32; STREAMS]) {
+    let r = lanes.next_vectors();
+    for (v, r) in r.iter().enumerate().take(Lanes::<V>::VECS) {
+        (bound * symmetric_unit::<V>(*r)).store(&mut block[v * V::LANES..]);
     }
 }
 
