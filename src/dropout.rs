@@ -54,14 +54,14 @@
 
 use rand_core::Rng;
 
-use crate::backend::{F32s, I32s, LANES, U32s, bitcast, load_partial, map, map_in_place};
+use crate::backend::{Bits, Vector, dispatch, load_partial, map, map_in_place, store_partial};
 use crate::error::{Error, Result, check_len};
-use crate::rng::{StreamRng, VECS};
+use crate::rng::{Lanes, MAX_VECS, StreamRng};
 
 /// Elements per mask word, and per block of random bits.
 const WORD: usize = 32;
-/// Lane vectors per mask word.
-const VPW: usize = WORD / LANES;
+/// The most lane vectors a mask word takes (with 4 lanes).
+const MAX_VPW: usize = WORD / 4;
 
 /// Inverted dropout with drop probability `p`: see the [module docs](self).
 ///
@@ -172,12 +172,16 @@ impl Dropout {
         check_len("y", y.len(), x.len())?;
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
-            0.0 => map::<F32s>(x, y, 0.0, |v| v),
-            1.0 => map::<F32s>(x, y, 0.0, |v| v * F32s::ZERO),
+            0.0 => dispatch!(V => map(x, y, 0.0, #[inline(always)] |v: V| v)),
+            1.0 => dispatch!(V => map(x, y, 0.0, #[inline(always)] |v: V| v * V::ZERO)),
             _ if x.is_empty() => {}
             _ => {
+                let streams = StreamRng::from_rng(rng);
                 let (full, tail) = mask.split_at_mut(x.len() / WORD);
-                apply(x, y, full.iter_mut(), tail.first_mut(), self.generator(rng));
+                dispatch!(V => {
+                    let generator = self.generator::<V>(&streams);
+                    apply::<V, _>(x, y, full.iter_mut(), tail.first_mut(), generator);
+                });
             }
         }
         self.finish_mask(mask, x.len());
@@ -200,11 +204,15 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
             0.0 => {}
-            1.0 => map_in_place::<F32s>(x, 0.0, |v| v * F32s::ZERO),
+            1.0 => dispatch!(V => map_in_place(x, 0.0, #[inline(always)] |v: V| v * V::ZERO)),
             _ if x.is_empty() => {}
             _ => {
+                let streams = StreamRng::from_rng(rng);
                 let (full, tail) = mask.split_at_mut(x.len() / WORD);
-                apply_in_place(x, full.iter_mut(), tail.first_mut(), self.generator(rng));
+                dispatch!(V => {
+                    let generator = self.generator::<V>(&streams);
+                    apply_in_place::<V, _>(x, full.iter_mut(), tail.first_mut(), generator);
+                });
             }
         }
         self.finish_mask(mask, x.len());
@@ -228,14 +236,21 @@ impl Dropout {
     pub fn backward(&self, mask: &[u32], grad_out: &[f32], grad_in: &mut [f32]) -> Result<()> {
         check_len("grad_in", grad_in.len(), grad_out.len())?;
         check_len("mask", mask.len(), Self::mask_len(grad_out.len()))?;
-        let scale = U32s::splat(self.scale.to_bits());
         match self.p {
-            0.0 => map::<F32s>(grad_out, grad_in, 0.0, |v| v),
-            1.0 => map::<F32s>(grad_out, grad_in, 0.0, |v| v * F32s::ZERO),
+            0.0 => dispatch!(V => map(grad_out, grad_in, 0.0, #[inline(always)] |v: V| v)),
+            1.0 => dispatch!(V => {
+                map(grad_out, grad_in, 0.0, #[inline(always)] |v: V| v * V::ZERO)
+            }),
             _ => {
                 let (full, tail) = mask.split_at(grad_out.len() / WORD);
-                let factors = |w: &u32| word_factors(*w, scale);
-                apply(grad_out, grad_in, full.iter(), tail.first(), factors);
+                dispatch!(V => {
+                    let factors = WordFactors::<V>::new(self.scale);
+                    let factors = core::convert::identity(
+                        #[inline(always)]
+                        move |w: &u32| factors.of(*w),
+                    );
+                    apply::<V, _>(grad_out, grad_in, full.iter(), tail.first(), factors);
+                });
             }
         }
         Ok(())
@@ -249,31 +264,40 @@ impl Dropout {
     /// `mask.len() != Dropout::mask_len(grad.len())`.
     pub fn backward_in_place(&self, mask: &[u32], grad: &mut [f32]) -> Result<()> {
         check_len("mask", mask.len(), Self::mask_len(grad.len()))?;
-        let scale = U32s::splat(self.scale.to_bits());
         match self.p {
             0.0 => {}
-            1.0 => map_in_place::<F32s>(grad, 0.0, |v| v * F32s::ZERO),
+            1.0 => dispatch!(V => map_in_place(grad, 0.0, #[inline(always)] |v: V| v * V::ZERO)),
             _ => {
                 let (full, tail) = mask.split_at(grad.len() / WORD);
-                let factors = |w: &u32| word_factors(*w, scale);
-                apply_in_place(grad, full.iter(), tail.first(), factors);
+                dispatch!(V => {
+                    let factors = WordFactors::<V>::new(self.scale);
+                    let factors = core::convert::identity(
+                        #[inline(always)]
+                        move |w: &u32| factors.of(*w),
+                    );
+                    apply_in_place::<V, _>(grad, full.iter(), tail.first(), factors);
+                });
             }
         }
         Ok(())
     }
 
-    /// A closure that draws the next block of random bits, stores the keep
-    /// bits of its 32 elements in the given mask word, and returns their
-    /// factors.
-    fn generator<R: Rng + ?Sized>(&self, rng: &mut R) -> impl FnMut(&mut u32) -> [F32s; VPW] {
-        let mut streams = StreamRng::from_rng(rng);
-        let threshold = I32s::splat(self.threshold);
-        let scale = U32s::splat(self.scale.to_bits());
-        move |word: &mut u32| {
-            let (factors, bits) = block_factors(streams.next_vectors(), threshold, scale);
-            *word = bits;
-            factors
-        }
+    /// A closure that draws the next block of random bits from `streams`,
+    /// stores the keep bits of its 32 elements in the given mask word, and
+    /// returns their factors (the first `32 / V::LANES`).
+    #[inline(always)]
+    fn generator<V: Vector>(&self, streams: &StreamRng) -> impl FnMut(&mut u32) -> [V; MAX_VPW] {
+        let mut lanes = Lanes::<V>::load(streams);
+        let threshold = V::Bits::splat(self.threshold as u32);
+        let scale = V::Bits::splat(self.scale.to_bits());
+        core::convert::identity(
+            #[inline(always)]
+            move |word: &mut u32| {
+                let (factors, bits) = block_factors::<V>(lanes.next_vectors(), threshold, scale);
+                *word = bits;
+                factors
+            },
+        )
     }
 
     /// Sets the whole mask for `p = 0` and `p = 1`, and clears the bits past
@@ -293,29 +317,58 @@ impl Dropout {
 }
 
 /// The keep bits and factors of one block of 32 elements. Vector `j` covers
-/// elements `j * LANES..`: its lanes are the high halves (elements 0..16) or
-/// the low halves (16..32) of the stream words.
+/// elements `j * V::LANES..`: its lanes are the high halves (elements 0..16)
+/// or the low halves (16..32) of the stream words.
 #[inline(always)]
-fn block_factors(r: [U32s; VECS], threshold: I32s, scale: U32s) -> ([F32s; VPW], u32) {
-    let mut factors = [F32s::ZERO; VPW];
+fn block_factors<V: Vector>(
+    r: [V::Bits; MAX_VECS],
+    threshold: V::Bits,
+    scale: V::Bits,
+) -> ([V; MAX_VPW], u32) {
+    let vecs = Lanes::<V>::VECS;
+    let mut factors = [V::ZERO; MAX_VPW];
     let mut dropped = 0u32;
-    for (j, f) in factors.iter_mut().enumerate() {
-        let bits = if j < VECS { r[j] } else { r[j - VECS] << 16 };
-        let drop = threshold.simd_gt(bitcast::<U32s, I32s>(bits));
-        dropped |= drop.to_bitmask() << (j * LANES);
-        *f = bitcast(!bitcast::<I32s, U32s>(drop) & scale);
+    for (j, f) in factors.iter_mut().enumerate().take(WORD / V::LANES) {
+        let bits = if j < vecs { r[j] } else { r[j - vecs] << 16 };
+        let drop = threshold.signed_gt(bits);
+        dropped |= drop.to_bitmask() << (j * V::LANES);
+        *f = V::from_bits(!drop & scale);
     }
     (factors, !dropped)
 }
 
-/// The factors of the 32 elements of one mask word.
-#[inline(always)]
-fn word_factors(word: u32, scale: U32s) -> [F32s; VPW] {
-    let lane_bits = U32s::new(core::array::from_fn(|l| 1 << l));
-    core::array::from_fn(|j| {
-        let keep = (U32s::splat(word >> (j * LANES)) & lane_bits).simd_eq(lane_bits);
-        bitcast(keep & scale)
-    })
+/// The factors of the elements of a mask word: `scale` where the bit is set.
+#[derive(Clone, Copy)]
+struct WordFactors<V: Vector> {
+    /// Lane `l` is `1 << l`.
+    lane_bits: V::Bits,
+    scale: V::Bits,
+}
+
+impl<V: Vector> WordFactors<V> {
+    #[inline(always)]
+    fn new(scale: f32) -> Self {
+        let mut lane_bits = V::Bits::ZERO.to_array();
+        for (l, bit) in lane_bits.as_mut().iter_mut().enumerate() {
+            *bit = 1 << l;
+        }
+        WordFactors {
+            lane_bits: V::Bits::new(lane_bits),
+            scale: V::Bits::splat(scale.to_bits()),
+        }
+    }
+
+    /// The factors of the 32 elements of `word` (the first `32 / V::LANES`).
+    #[inline(always)]
+    fn of(self, word: u32) -> [V; MAX_VPW] {
+        let mut factors = [V::ZERO; MAX_VPW];
+        for (j, f) in factors.iter_mut().enumerate().take(WORD / V::LANES) {
+            let keep =
+                (V::Bits::splat(word >> (j * V::LANES)) & self.lane_bits).simd_eq(self.lane_bits);
+            *f = V::from_bits(keep & self.scale);
+        }
+        factors
+    }
 }
 
 /// `y = x * factors`, one call of `factors` per mask word, in element order:
@@ -325,29 +378,27 @@ fn word_factors(word: u32, scale: U32s) -> [F32s; VPW] {
 /// Taking `full` by value (a slice iterator) lets the compiler fuse its
 /// bounds with those of `x` and `y`, so the loop carries one counter.
 #[inline(always)]
-fn apply<W>(
+fn apply<V: Vector, W>(
     x: &[f32],
     y: &mut [f32],
     full: impl Iterator<Item = W>,
     tail: Option<W>,
-    mut factors: impl FnMut(W) -> [F32s; VPW],
+    mut factors: impl FnMut(W) -> [V; MAX_VPW],
 ) {
     debug_assert_eq!(x.len(), y.len());
     let (xb, xt) = x.as_chunks::<WORD>();
     let (yb, yt) = y.as_chunks_mut::<WORD>();
     for ((xc, yc), w) in xb.iter().zip(yb).zip(full) {
         let f = factors(w);
-        let (xv, _) = xc.as_chunks::<LANES>();
-        let (yv, _) = yc.as_chunks_mut::<LANES>();
-        for ((xv, yv), f) in xv.iter().zip(yv).zip(f) {
-            *yv = (F32s::new(*xv) * f).to_array();
+        for (j, f) in f.iter().enumerate().take(WORD / V::LANES) {
+            let at = j * V::LANES;
+            (V::load(&xc[at..]) * *f).store(&mut yc[at..]);
         }
     }
     if let (false, Some(w)) = (xt.is_empty(), tail) {
         let f = factors(w);
-        for ((xv, yv), f) in xt.chunks(LANES).zip(yt.chunks_mut(LANES)).zip(f) {
-            let v = (load_partial::<F32s>(xv, 0.0) * f).to_array();
-            yv.copy_from_slice(&v[..yv.len()]);
+        for ((xv, yv), f) in xt.chunks(V::LANES).zip(yt.chunks_mut(V::LANES)).zip(f) {
+            store_partial(load_partial::<V>(xv, 0.0) * f, yv);
         }
     }
 }
@@ -355,25 +406,25 @@ fn apply<W>(
 /// `x *= factors` in place, each element read and written once; `full` and
 /// `tail` as in [`apply`].
 #[inline(always)]
-fn apply_in_place<W>(
+fn apply_in_place<V: Vector, W>(
     x: &mut [f32],
     full: impl Iterator<Item = W>,
     tail: Option<W>,
-    mut factors: impl FnMut(W) -> [F32s; VPW],
+    mut factors: impl FnMut(W) -> [V; MAX_VPW],
 ) {
     let (xb, xt) = x.as_chunks_mut::<WORD>();
     for (xc, w) in xb.iter_mut().zip(full) {
         let f = factors(w);
-        let (xv, _) = xc.as_chunks_mut::<LANES>();
-        for (xv, f) in xv.iter_mut().zip(f) {
-            *xv = (F32s::new(*xv) * f).to_array();
+        for (j, f) in f.iter().enumerate().take(WORD / V::LANES) {
+            let at = j * V::LANES;
+            (V::load(&xc[at..]) * *f).store(&mut xc[at..]);
         }
     }
     if let (false, Some(w)) = (xt.is_empty(), tail) {
         let f = factors(w);
-        for (xv, f) in xt.chunks_mut(LANES).zip(f) {
-            let v = (load_partial::<F32s>(xv, 0.0) * f).to_array();
-            xv.copy_from_slice(&v[..xv.len()]);
+        for (xv, f) in xt.chunks_mut(V::LANES).zip(f) {
+            let v = load_partial::<V>(xv, 0.0) * f;
+            store_partial(v, xv);
         }
     }
 }

@@ -47,9 +47,9 @@
 use rand_core::Rng;
 
 use crate::activation::Activation;
-use crate::backend::{F32s, LANES, U32s, bitcast, store_partial};
+use crate::backend::{Bits, Vector, dispatch, store_partial};
 use crate::error::{Error, Result};
-use crate::rng::{STREAMS, StreamRng};
+use crate::rng::{Lanes, STREAMS, StreamRng};
 
 /// Which fan a He (Kaiming) initialisation scales by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -221,31 +221,55 @@ pub fn uniform<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], bound: f32) -> Resul
     if w.is_empty() {
         return Ok(());
     }
-    let mut streams = StreamRng::from_rng(rng);
-    let bound = F32s::splat(bound);
-    let mut block = move || streams.next_vectors().map(|r| bound * symmetric_unit(r));
-    let (body, tail) = w.as_chunks_mut::<STREAMS>();
-    for chunk in body {
-        let (lanes, _) = chunk.as_chunks_mut::<LANES>();
-        for (out, v) in lanes.iter_mut().zip(block()) {
-            *out = v.to_array();
+    let streams = StreamRng::from_rng(rng);
+    dispatch!(V => fill_uniform::<V>(&streams, w, bound));
+    Ok(())
+}
+
+/// `w[i] = bound * symmetric_unit(r)` with `r` the `i`-th word of `streams`
+/// (block `i / 16`, word `i % 16`).
+#[inline(always)]
+fn fill_uniform<V: Vector>(streams: &StreamRng, w: &mut [f32], bound: f32) {
+    /// Blocks per loop iteration: the generator's steps form one chain of
+    /// dependencies, so the loop's own overhead is worth spreading.
+    const UNROLL: usize = 4;
+    let mut lanes = Lanes::<V>::load(streams);
+    let bound = V::splat(bound);
+    let (body, tail) = w.as_chunks_mut::<{ UNROLL * STREAMS }>();
+    for blocks in body {
+        let (blocks, _) = blocks.as_chunks_mut::<STREAMS>();
+        for block in blocks {
+            uniform_block(&mut lanes, bound, block);
         }
+    }
+    let (blocks, tail) = tail.as_chunks_mut::<STREAMS>();
+    for block in blocks {
+        uniform_block(&mut lanes, bound, block);
     }
     if !tail.is_empty() {
-        for (out, v) in tail.chunks_mut(LANES).zip(block()) {
-            store_partial(v, out);
+        let r = lanes.next_vectors();
+        for (out, r) in tail.chunks_mut(V::LANES).zip(r) {
+            store_partial(bound * symmetric_unit::<V>(r), out);
         }
     }
-    Ok(())
+}
+
+/// Fills one block of [`STREAMS`] elements from the next block of words.
+#[inline(always)]
+fn uniform_block<V: Vector>(lanes: &mut Lanes<V>, bound: V, block: &mut [f32; STREAMS]) {
+    let r = lanes.next_vectors();
+    for (v, r) in r.iter().enumerate().take(Lanes::<V>::VECS) {
+        (bound * symmetric_unit::<V>(*r)).store(&mut block[v * V::LANES..]);
+    }
 }
 
 /// Maps random words to `(2k + 1) * 2^-23 - 1` with `k` their top 23 bits,
 /// exactly: `f = 1 + k * 2^-23` from the bit pattern, then `2f - 3` and
 /// `+ 2^-23` are exact in f32.
 #[inline(always)]
-fn symmetric_unit(r: U32s) -> F32s {
-    let f: F32s = bitcast((r >> 9) | U32s::splat(0x3F80_0000));
-    (f + f - F32s::splat(3.0)) + F32s::splat(1.0 / 8_388_608.0)
+fn symmetric_unit<V: Vector>(r: V::Bits) -> V {
+    let f = V::from_bits((r >> 9) | V::Bits::splat(0x3F80_0000));
+    (f + f - V::splat(3.0)) + V::splat(1.0 / 8_388_608.0)
 }
 
 /// Fills `w` from N(0, std^2) by the Box-Muller transform.
@@ -349,7 +373,8 @@ mod tests {
 
     #[test]
     fn symmetric_unit_is_exact_at_the_ends() {
-        let v = symmetric_unit(U32s::new(core::array::from_fn(|l| {
+        use crate::backend::{F32s, U32s};
+        let v = symmetric_unit::<F32s>(U32s::new(core::array::from_fn(|l| {
             [0, u32::MAX, 1 << 31, (1 << 31) - 1][l % 4]
         })))
         .to_array();

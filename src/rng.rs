@@ -46,14 +46,14 @@
 
 use rand_core::Rng;
 
-use crate::backend::{LANES, U32s};
+use crate::backend::{Bits, F32s, LANES, Vector};
 
 /// The number of interleaved xoshiro128++ streams, and of `u32` words in one
 /// block of output.
 pub const STREAMS: usize = 16;
 
-/// Lane vectors per block.
-pub(crate) const VECS: usize = STREAMS / LANES;
+/// The most lane vectors a block takes (with 4 lanes).
+pub(crate) const MAX_VECS: usize = STREAMS / 4;
 
 /// Sixteen interleaved xoshiro128++ streams, stepped together in SIMD lanes.
 ///
@@ -71,45 +71,94 @@ pub(crate) const VECS: usize = STREAMS / LANES;
 /// ```
 #[derive(Clone, Debug)]
 pub struct StreamRng {
-    /// `s[k][v]` holds state word `k` of streams `v * LANES..(v + 1) * LANES`.
-    s: [[U32s; VECS]; 4],
+    /// `s[k][s]` is state word `k` of stream `s`; the kernels load it into
+    /// lane vectors of whatever width they run with.
+    s: [[u32; STREAMS]; 4],
 }
 
 impl StreamRng {
     /// Seeds the sixteen streams from 32 `u64` drawn from `rng`.
     pub fn from_rng<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        // `from_fn` runs in index order: stream `s` takes draws `2s, 2s + 1`.
-        let states: [[u32; 4]; STREAMS] = core::array::from_fn(|_| {
+        let mut s = [[0; STREAMS]; 4];
+        // Stream `s` takes draws `2s, 2s + 1`.
+        for stream in 0..STREAMS {
             let a = rng.next_u64();
             let b = rng.next_u64();
-            let state = [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32];
-            if state == [0; 4] { [1, 0, 0, 0] } else { state }
-        });
-        let lanes =
-            |k: usize, v: usize| U32s::new(core::array::from_fn(|l| states[v * LANES + l][k]));
-        StreamRng {
-            s: core::array::from_fn(|k| core::array::from_fn(|v| lanes(k, v))),
+            let mut state = [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32];
+            if state == [0; 4] {
+                state = [1, 0, 0, 0];
+            }
+            for (word, x) in s.iter_mut().zip(state) {
+                word[stream] = x;
+            }
         }
+        StreamRng { s }
     }
 
     /// Steps every stream once and returns the block, word `s` from stream
     /// `s`.
     pub fn next_block(&mut self) -> [u32; STREAMS] {
-        let vectors = self.next_vectors();
+        let mut lanes = Lanes::<F32s>::load(self);
+        let vectors = lanes.next_vectors();
+        lanes.store(self);
         let mut block = [0u32; STREAMS];
-        for (chunk, v) in block.chunks_exact_mut(LANES).zip(vectors) {
-            chunk.copy_from_slice(&v.to_array());
+        for (chunk, v) in block
+            .chunks_exact_mut(LANES)
+            .zip(&vectors[..Lanes::<F32s>::VECS])
+        {
+            chunk.copy_from_slice(v.to_array().as_ref());
         }
         block
     }
+}
+
+/// The state of a [`StreamRng`] in lane vectors of `V`'s width, for the
+/// kernels: `s[k][v]` holds state word `k` of streams
+/// `v * V::LANES..(v + 1) * V::LANES`, for `v < VECS` (the other vectors are
+/// unused).
+pub(crate) struct Lanes<V: Vector> {
+    s: [[V::Bits; MAX_VECS]; 4],
+}
+
+impl<V: Vector> Lanes<V> {
+    /// Lane vectors per block.
+    pub(crate) const VECS: usize = STREAMS / V::LANES;
+
+    /// The state of `rng` in lane vectors.
+    #[inline(always)]
+    pub(crate) fn load(rng: &StreamRng) -> Self {
+        let mut s = [[V::Bits::ZERO; MAX_VECS]; 4];
+        for (vectors, words) in s.iter_mut().zip(&rng.s) {
+            for (v, vector) in vectors.iter_mut().enumerate().take(Self::VECS) {
+                let mut lanes = V::Bits::ZERO.to_array();
+                let lanes_mut = lanes.as_mut();
+                let n = lanes_mut.len();
+                lanes_mut.copy_from_slice(&words[v * n..(v + 1) * n]);
+                *vector = V::Bits::new(lanes);
+            }
+        }
+        Lanes { s }
+    }
+
+    /// Stores the state back into `rng`.
+    #[inline(always)]
+    pub(crate) fn store(&self, rng: &mut StreamRng) {
+        for (vectors, words) in self.s.iter().zip(&mut rng.s) {
+            for (v, vector) in vectors.iter().enumerate().take(Self::VECS) {
+                let lanes = vector.to_array();
+                let n = lanes.as_ref().len();
+                words[v * n..(v + 1) * n].copy_from_slice(lanes.as_ref());
+            }
+        }
+    }
 
     /// Steps every stream once and returns the block as lane vectors: lane
-    /// `l` of vector `v` is the word of stream `v * LANES + l`.
+    /// `l` of vector `v < VECS` is the word of stream `v * V::LANES + l`.
     #[inline(always)]
-    pub(crate) fn next_vectors(&mut self) -> [U32s; VECS] {
+    pub(crate) fn next_vectors(&mut self) -> [V::Bits; MAX_VECS] {
         let [s0, s1, s2, s3] = &mut self.s;
-        let mut out = [U32s::ZERO; VECS];
-        for v in 0..VECS {
+        let mut out = [V::Bits::ZERO; MAX_VECS];
+        for v in 0..Self::VECS {
             out[v] = step(&mut s0[v], &mut s1[v], &mut s2[v], &mut s3[v]);
         }
         out
@@ -118,19 +167,19 @@ impl StreamRng {
 
 /// One xoshiro128++ step on every lane.
 #[inline(always)]
-fn step(s0: &mut U32s, s1: &mut U32s, s2: &mut U32s, s3: &mut U32s) -> U32s {
+fn step<B: Bits>(s0: &mut B, s1: &mut B, s2: &mut B, s3: &mut B) -> B {
     let result = rotl(*s0 + *s3, 7) + *s0;
     let t = *s1 << 9;
-    *s2 ^= *s0;
-    *s3 ^= *s1;
-    *s1 ^= *s2;
-    *s0 ^= *s3;
-    *s2 ^= t;
+    *s2 = *s2 ^ *s0;
+    *s3 = *s3 ^ *s1;
+    *s1 = *s1 ^ *s2;
+    *s0 = *s0 ^ *s3;
+    *s2 = *s2 ^ t;
     *s3 = rotl(*s3, 11);
     result
 }
 
 #[inline(always)]
-fn rotl(x: U32s, k: u32) -> U32s {
+fn rotl<B: Bits>(x: B, k: u32) -> B {
     (x << k) | (x >> (32 - k))
 }

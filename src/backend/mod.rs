@@ -5,7 +5,7 @@
 //! the only one that names `wide`. Every other module takes its decisions
 //! from here:
 //!
-//! - the lane types [`F32s`], [`I32s`], [`U32s`] and their width [`LANES`];
+//! - the lane types [`F32s`], [`U32s`] and their width [`LANES`];
 //! - whether [`F32s::mul_add`](wide::f32x4::mul_add) is one fused
 //!   instruction ([`FMA`]) and whether the lanes are emulated one by one
 //!   ([`EMULATED`]);
@@ -185,7 +185,6 @@ pub(crate) use inlined;
 ))]
 mod lanes {
     pub(crate) type F32s = wide::f32x16;
-    pub(crate) type I32s = wide::i32x16;
     pub(crate) type U32s = wide::u32x16;
     pub(crate) const LANES: usize = 16;
 
@@ -231,7 +230,6 @@ mod lanes {
 ))]
 mod lanes {
     pub(crate) type F32s = wide::f32x8;
-    pub(crate) type I32s = wide::i32x8;
     pub(crate) type U32s = wide::u32x8;
     pub(crate) const LANES: usize = 8;
 
@@ -252,7 +250,6 @@ mod lanes {
 ))]
 mod lanes {
     pub(crate) type F32s = wide::f32x4;
-    pub(crate) type I32s = wide::i32x4;
     pub(crate) type U32s = wide::u32x4;
     pub(crate) const LANES: usize = 4;
 
@@ -263,7 +260,7 @@ mod lanes {
     }
 }
 
-pub(crate) use lanes::{F32s, I32s, LANES, U32s, transpose};
+pub(crate) use lanes::{F32s, LANES, U32s, transpose};
 
 /// Whether the width was forced with the `microprop_lanes` cfg.
 const FORCED: bool = cfg!(any(

@@ -143,6 +143,8 @@ pub(crate) trait Bits:
     fn simd_eq(self, rhs: Self) -> Self;
     /// Lanes (all ones) where `self > rhs` as signed `i32`.
     fn signed_gt(self, rhs: Self) -> Self;
+    /// Bit `l` set where lane `l` has its sign bit set (where a mask is set).
+    fn to_bitmask(self) -> u32;
 }
 
 /// Implements [`Vector`] and [`Bits`] for `wide`'s types by delegation.
@@ -290,6 +292,10 @@ macro_rules! wide_vector {
             fn signed_gt(self, rhs: Self) -> Self {
                 let (a, b): (wide::$i, wide::$i) = (super::bitcast(self), super::bitcast(rhs));
                 super::bitcast(wide::$i::simd_gt(a, b))
+            }
+            #[inline(always)]
+            fn to_bitmask(self) -> u32 {
+                wide::$u::to_bitmask(self)
             }
         }
     };

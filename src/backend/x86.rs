@@ -466,6 +466,11 @@ impl Bits for U32x8 {
         // SAFETY: see the module docs.
         Self(unsafe { _mm256_cmpgt_epi32(self.0, rhs.0) })
     }
+    #[inline(always)]
+    fn to_bitmask(self) -> u32 {
+        // SAFETY: see the module docs.
+        unsafe { _mm256_movemask_ps(_mm256_castsi256_ps(self.0)) as u32 }
+    }
 }
 
 /// 16 f32 lanes in a `zmm` register (AVX-512F).
@@ -725,6 +730,10 @@ impl Bits for U32x16 {
     fn signed_gt(self, rhs: Self) -> Self {
         // SAFETY: see the module docs.
         Self::from_mask(unsafe { _mm512_cmpgt_epi32_mask(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    fn to_bitmask(self) -> u32 {
+        u32::from(self.sign_mask())
     }
 }
 
