@@ -297,7 +297,9 @@ pub(crate) const FMA: bool = cfg!(any(
 /// are chosen at run time, on the first call of any kernel, from what the
 /// CPU supports; setting the environment variable `MICROPROP_SIMD` to
 /// `sse2` or `avx2` before that caps the choice (for tests and
-/// comparisons). Elsewhere the instruction set is what the build flags
+/// comparisons). That first call is the only one that may allocate (the
+/// variable's value, when set); calling this function first makes the
+/// choice at a time of the caller's choosing. Elsewhere the instruction set is what the build flags
 /// enable (for example with `RUSTFLAGS="-C target-cpu=native"`). A width
 /// forced with the `microprop_lanes` cfg is marked "forced". Benches and the
 /// trainer print this next to their figures.
