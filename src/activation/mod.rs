@@ -161,9 +161,7 @@ impl Activation {
     #[inline]
     pub(crate) fn forward_one(&self, x: f32) -> f32 {
         let act = *self;
-        let mut y = [0.0];
-        dispatch!(V => forward_kernel::<V>(act, &[x], &mut y));
-        y[0]
+        dispatch!(V => lane0(forward_vector(act, V::splat(x))))
     }
 
     /// `g * f'(x)` for one value, given the forward pass's input `x` and
@@ -173,9 +171,7 @@ impl Activation {
     #[inline]
     pub(crate) fn backward_one(&self, x: f32, y: f32, g: f32) -> f32 {
         let act = *self;
-        let mut g = [g];
-        dispatch!(V => backward_kernel::<V>(act, &[x], &[y], &mut Out::InPlace(&mut g)));
-        g[0]
+        dispatch!(V => lane0(backward_vector(act, V::splat(x), V::splat(y), V::splat(g))))
     }
 
     /// `grad_in[i] = grad_out[i] * f'(x[i])`, given the forward pass's input
@@ -226,6 +222,42 @@ impl Activation {
         let mut out = Out::InPlace(grad);
         dispatch!(V => backward_kernel::<V>(act, x, y, &mut out));
         Ok(())
+    }
+}
+
+/// `f(x)` lane-wise, matching on the variant for this one vector: the
+/// arithmetic of [`forward_kernel`], for single values.
+#[inline(always)]
+fn forward_vector<V: Vector>(act: Activation, x: V) -> V {
+    match act {
+        Activation::Identity => x,
+        Activation::Sigmoid => logistic::sigmoid(x),
+        Activation::Tanh => tanh::tanh(x),
+        Activation::Relu => rectifier::relu(x),
+        Activation::LeakyRelu(s) => rectifier::leaky_relu(x, V::splat(s)),
+        Activation::Elu(a) => rectifier::elu(x, V::splat(a)),
+        Activation::Gelu => gelu::gelu(x),
+        Activation::GeluTanh => gelu::gelu_tanh(x),
+        Activation::Silu => logistic::silu(x),
+        Activation::Softplus => logistic::softplus(x),
+    }
+}
+
+/// `g * f'(x)` lane-wise, matching on the variant for this one vector: the
+/// arithmetic of [`backward_kernel`], for single values.
+#[inline(always)]
+fn backward_vector<V: Vector>(act: Activation, x: V, y: V, g: V) -> V {
+    match act {
+        Activation::Identity => g,
+        Activation::Sigmoid => logistic::sigmoid_grad(y, g),
+        Activation::Tanh => tanh::tanh_grad(y, g),
+        Activation::Relu => rectifier::relu_grad(x, g),
+        Activation::LeakyRelu(s) => rectifier::leaky_relu_grad(x, V::splat(s), g),
+        Activation::Elu(a) => rectifier::elu_grad(x, y, V::splat(a), g),
+        Activation::Gelu => gelu::gelu_grad(x, g),
+        Activation::GeluTanh => gelu::gelu_tanh_grad(x, g),
+        Activation::Silu => logistic::silu_grad(x, g),
+        Activation::Softplus => logistic::softplus_grad(x, g),
     }
 }
 
