@@ -76,7 +76,7 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
             (f64::from(max_norm) / (norm + 1e-6)) as f32
         };
         if scale < 1.0 {
-            let s = V::splat(scale);
+            let s = <V as Vector>::splat(scale);
             for g in grads.iter_mut() {
                 map_in_place(g, 0.0, #[inline(always)] |v: V| v * s);
             }
@@ -100,7 +100,10 @@ pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f32) -> Result<()> 
         });
     }
     dispatch!(V => {
-        let (hi, lo) = (V::splat(clip_value), V::splat(-clip_value));
+        let (hi, lo) = (
+            <V as Vector>::splat(clip_value),
+            <V as Vector>::splat(-clip_value),
+        );
         for g in grads.iter_mut() {
             map_in_place(g, 0.0, #[inline(always)] |v: V| {
                 let v = v.simd_gt(hi).select(hi, v);
