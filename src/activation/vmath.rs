@@ -1,10 +1,12 @@
 //! Vectorised transcendental building blocks for the activations and losses.
 //!
-//! Every function here is written once against the lane type and uses only
-//! operations that exist on every backend. Products that must be exact are
-//! formed by splitting operands into 12-bit halves (Veltkamp/Dekker), not by
-//! fused multiply-add, so the error bounds hold on targets without FMA too
-//! (SSE2, Cortex-M0 and wide's portable fallback).
+//! Every function here is written once, generic over the lane vector, and
+//! uses only operations that exist on every backend. All are
+//! `#[inline(always)]`: they compile into the kernel that calls them, with
+//! the instruction set that kernel was dispatched to. Products that must be
+//! exact are formed by splitting operands into 12-bit halves
+//! (Veltkamp/Dekker), not by fused multiply-add, so the error bounds hold on
+//! targets without FMA too (SSE2, Cortex-M0 and wide's portable fallback).
 //!
 //! The exponentials take non-positive arguments: every caller can arrange
 //! that by symmetry, and it means no overflow handling is needed. The one
