@@ -10,7 +10,7 @@
 //! # Ok::<(), microprop::Error>(())
 //! ```
 
-use crate::backend::{F32s, map_in_place};
+use crate::backend::{Vector, dispatch, map_in_place};
 use crate::error::{Error, Result};
 
 /// Scales the gradients so that their global L2 norm is at most `max_norm`,
@@ -56,41 +56,43 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
             expected: ">= 0",
         });
     }
-    let mut sums = [0.0f64; 8];
-    for g in grads.iter() {
-        let (body, tail) = g.as_chunks::<8>();
-        for chunk in body {
-            for (s, &x) in sums.iter_mut().zip(chunk) {
+    dispatch!(V => {
+        let mut sums = [0.0f64; 8];
+        for g in grads.iter() {
+            let mut body = g.chunks_exact(8);
+            for chunk in &mut body {
+                for (s, &x) in sums.iter_mut().zip(chunk) {
+                    *s += f64::from(x) * f64::from(x);
+                }
+            }
+            for (s, &x) in sums.iter_mut().zip(body.remainder()) {
                 *s += f64::from(x) * f64::from(x);
             }
         }
-        for (s, &x) in sums.iter_mut().zip(tail) {
-            *s += f64::from(x) * f64::from(x);
+        // Each square of a finite f32 is below 2^256, so the sum is finite
+        // unless an input is not: this check is exact in f64, where one in
+        // f32 would reject norms above f32::MAX.
+        let norm = libm::sqrt(sums.iter().sum::<f64>());
+        if !norm.is_finite() {
+            return Err(Error::NonFinite {
+                arg: "grads",
+                value: norm,
+            });
         }
-    }
-    // Each square of a finite f32 is below 2^256, so the sum is finite
-    // unless an input is not: this check is exact in f64, where one in f32
-    // would reject norms above f32::MAX.
-    let norm = libm::sqrt(sums.iter().sum::<f64>());
-    if !norm.is_finite() {
-        return Err(Error::NonFinite {
-            arg: "grads",
-            value: norm,
-        });
-    }
-    let rounded = norm as f32;
-    let scale = if rounded.is_finite() {
-        (1.0 / (rounded + 1e-6)) * max_norm
-    } else {
-        (f64::from(max_norm) / (norm + 1e-6)) as f32
-    };
-    if scale < 1.0 {
-        let s = F32s::splat(scale);
-        for g in grads.iter_mut() {
-            map_in_place::<F32s>(g, 0.0, |v| v * s);
+        let rounded = norm as f32;
+        let scale = if rounded.is_finite() {
+            (1.0 / (rounded + 1e-6)) * max_norm
+        } else {
+            (f64::from(max_norm) / (norm + 1e-6)) as f32
+        };
+        if scale < 1.0 {
+            let s = <V as Vector>::splat(scale);
+            for g in grads.iter_mut() {
+                map_in_place(g, 0.0, #[inline(always)] |v: V| v * s);
+            }
         }
-    }
-    Ok(rounded)
+        Ok(rounded)
+    })
 }
 
 /// Clamps every gradient element to `[-clip_value, clip_value]`, as
@@ -107,12 +109,17 @@ pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f32) -> Result<()> 
             expected: ">= 0",
         });
     }
-    let (hi, lo) = (F32s::splat(clip_value), F32s::splat(-clip_value));
-    for g in grads.iter_mut() {
-        map_in_place::<F32s>(g, 0.0, |v| {
-            let v = v.simd_gt(hi).select(hi, v);
-            v.simd_lt(lo).select(lo, v)
-        });
-    }
+    dispatch!(V => {
+        let (hi, lo) = (
+            <V as Vector>::splat(clip_value),
+            <V as Vector>::splat(-clip_value),
+        );
+        for g in grads.iter_mut() {
+            map_in_place(g, 0.0, #[inline(always)] |v: V| {
+                let v = v.simd_gt(hi).select(hi, v);
+                v.simd_lt(lo).select(lo, v)
+            });
+        }
+    });
     Ok(())
 }

@@ -22,7 +22,7 @@
 
 use crate::activation::softmax::{exp_sum, row_max};
 use crate::activation::vmath::{exp_neg, log1p_unit, neg_abs};
-use crate::backend::{EMULATED, F32s, LANES, lane0, load_partial, store_partial};
+use crate::backend::{Vector, dispatch, lane0, load_partial, map_in_place, store_partial};
 use crate::error::{Error, Result, check_len};
 
 /// Vectors summed in f32 before the partial sum is folded into f64.
@@ -59,35 +59,42 @@ impl Total {
 
 /// Sums `f(a, b)` over the vectors of two equal-length slices while writing
 /// `g(a, b)` to `out`; the padded lanes of the tail count for nothing.
-fn fused_sum(
+#[inline(always)]
+fn fused_sum<V: Vector>(
     a: &[f32],
     b: &[f32],
     out: &mut [f32],
-    f: impl Fn(F32s, F32s) -> (F32s, F32s),
+    f: impl Fn(V, V) -> (V, V),
 ) -> Total {
-    let (ab, at) = a.as_chunks::<LANES>();
-    let (bb, bt) = b.as_chunks::<LANES>();
-    let (ob, ot) = out.as_chunks_mut::<LANES>();
+    let body = a.len() - a.len() % V::LANES;
+    let (ab, at) = a.split_at(body);
+    let (bb, bt) = b.split_at(body);
+    let (ob, ot) = out.split_at_mut(body);
+    let fold = FOLD * V::LANES;
     let mut total = Total::Empty;
     for ((ac, bc), oc) in ab
-        .chunks(FOLD)
-        .zip(bb.chunks(FOLD))
-        .zip(ob.chunks_mut(FOLD))
+        .chunks(fold)
+        .zip(bb.chunks(fold))
+        .zip(ob.chunks_mut(fold))
     {
-        let mut acc = F32s::splat(0.0);
-        for ((x, y), o) in ac.iter().zip(bc).zip(oc) {
-            let (v, g) = f(F32s::new(*x), F32s::new(*y));
+        let mut acc = V::splat(0.0);
+        for ((x, y), o) in ac
+            .chunks_exact(V::LANES)
+            .zip(bc.chunks_exact(V::LANES))
+            .zip(oc.chunks_exact_mut(V::LANES))
+        {
+            let (v, g) = f(V::load(x), V::load(y));
             acc += v;
-            *o = g.to_array();
+            g.store(o);
         }
         total = total.add(acc.reduce_add());
     }
     if !at.is_empty() {
-        let tail = if EMULATED {
+        let tail = if V::EMULATED {
             // -0.0 is the identity of addition: the sum is that of the terms.
             let mut sum = -0.0;
             for ((x, y), o) in at.iter().zip(bt).zip(ot) {
-                let (v, g) = f(F32s::splat(*x), F32s::splat(*y));
+                let (v, g) = f(V::splat(*x), V::splat(*y));
                 sum += lane0(v);
                 *o = lane0(g);
             }
@@ -95,7 +102,7 @@ fn fused_sum(
         } else {
             let (v, g) = f(load_partial(at, 0.0), load_partial(bt, 0.0));
             store_partial(g, ot);
-            v.to_array()[..at.len()].iter().sum()
+            v.to_array().as_ref()[..at.len()].iter().sum()
         };
         total = total.add(tail);
     }
@@ -129,12 +136,14 @@ fn mean_of_f32(x: f32, n: usize) -> f32 {
 }
 
 /// The sum of a slice, in lanes.
-fn vector_sum(x: &[f32]) -> f32 {
-    let (body, tail) = x.as_chunks::<LANES>();
-    let acc = body
-        .iter()
-        .fold(F32s::splat(0.0), |acc, c| acc + F32s::new(*c));
-    acc.reduce_add() + tail.iter().sum::<f32>()
+#[inline(always)]
+fn vector_sum<V: Vector>(x: &[f32]) -> f32 {
+    let mut body = x.chunks_exact(V::LANES);
+    let mut acc = V::splat(0.0);
+    for c in &mut body {
+        acc += V::load(c);
+    }
+    acc.reduce_add() + body.remainder().iter().sum::<f32>()
 }
 
 /// Mean squared error `mean((pred - target)^2)`, with `grad = 2 (pred -
@@ -162,10 +171,13 @@ pub fn mse(pred: &[f32], target: &[f32], grad: &mut [f32]) -> Result<f32> {
     if n == 0 {
         return Ok(f32::NAN);
     }
-    let scale = F32s::splat(mean_f32(2.0, n));
-    let total = fused_sum(pred, target, grad, |p, t| {
-        let d = p - t;
-        (d * d, d * scale)
+    let scale = mean_f32(2.0, n);
+    let total = dispatch!(V => {
+        let scale = V::splat(scale);
+        fused_sum(pred, target, grad, #[inline(always)] |p: V, t: V| {
+            let d = p - t;
+            (d * d, d * scale)
+        })
     });
     Ok(total.mean(n))
 }
@@ -193,17 +205,20 @@ pub fn bce_with_logits(logits: &[f32], target: &[f32], grad: &mut [f32]) -> Resu
     if n == 0 {
         return Ok(f32::NAN);
     }
-    let inv_n = F32s::splat(mean_f32(1.0, n));
-    let zero = F32s::splat(0.0);
-    let one = F32s::splat(1.0);
-    let total = fused_sum(logits, target, grad, |x, t| {
-        let z = exp_neg(neg_abs(x));
-        // max(x, 0) - x t, without the cancellation when t is near 1.
-        let lin = x.simd_gt(zero).select(x * (one - t), -(x * t));
-        let loss = lin + log1p_unit(z);
-        let q = one / (one + z);
-        let s = x.simd_lt(zero).select(z * q, q);
-        (loss, (s - t) * inv_n)
+    let inv_n = mean_f32(1.0, n);
+    let total = dispatch!(V => {
+        let inv_n = V::splat(inv_n);
+        let zero = V::splat(0.0);
+        let one = V::splat(1.0);
+        fused_sum(logits, target, grad, #[inline(always)] |x: V, t: V| {
+            let z = exp_neg(neg_abs(x));
+            // max(x, 0) - x t, without the cancellation when t is near 1.
+            let lin = x.simd_gt(zero).select(x * (one - t), -(x * t));
+            let loss = lin + log1p_unit(z);
+            let q = one / (one + z);
+            let s = x.simd_lt(zero).select(z * q, q);
+            (loss, (s - t) * inv_n)
+        })
     });
     Ok(total.mean(n))
 }
@@ -262,40 +277,37 @@ pub fn softmax_cross_entropy(
         return Ok(f32::NAN);
     }
     let inv_b = (1.0 / batch as f64) as f32;
-    let mut total = 0.0f64;
-    for ((row, g), &label) in logits
-        .chunks_exact(classes)
-        .zip(grad.chunks_exact_mut(classes))
-        .zip(labels)
-    {
-        let label = label as usize;
-        let m = row_max(row);
-        let sum = exp_sum(row, m, Some(&mut *g));
-        // The other classes' share, summed on its own: 1 - p_label and the
-        // loss of a confident row would lose it to cancellation.
-        let e_label = g[label];
-        g[label] = 0.0;
-        let others = vector_sum(g);
-        // The logarithms in f32 (within 1 ulp, about 1e-7 relative, well
-        // inside the bound below): without a double-precision FPU an f64
-        // logarithm is a software routine of thousands of instructions. The
-        // difference of logits stays in f64, where it is exact.
-        total += if e_label > 0.5 {
-            f64::from(libm::log1pf(others / e_label))
-        } else {
-            (f64::from(m) - f64::from(row[label])) + f64::from(libm::logf(sum))
-        };
-        let s = F32s::splat(sum);
-        let w = F32s::splat(inv_b);
-        let (gb, gt) = g.as_chunks_mut::<LANES>();
-        for c in gb {
-            *c = ((F32s::new(*c) / s) * w).to_array();
+    let total = dispatch!(V => {
+        let mut total = 0.0f64;
+        for ((row, g), &label) in logits
+            .chunks_exact(classes)
+            .zip(grad.chunks_exact_mut(classes))
+            .zip(labels)
+        {
+            let label = label as usize;
+            let m = row_max::<V>(row);
+            let sum = exp_sum::<V>(row, m, Some(&mut *g));
+            // The other classes' share, summed on its own: 1 - p_label and
+            // the loss of a confident row would lose it to cancellation.
+            let e_label = g[label];
+            g[label] = 0.0;
+            let others = vector_sum::<V>(g);
+            // The logarithms in f32 (within 1 ulp, about 1e-7 relative, well
+            // inside the bound below): without a double-precision FPU an f64
+            // logarithm is a software routine of thousands of instructions.
+            // The difference of logits stays in f64, where it is exact.
+            total += if e_label > 0.5 {
+                f64::from(libm::log1pf(others / e_label))
+            } else {
+                (f64::from(m) - f64::from(row[label])) + f64::from(libm::logf(sum))
+            };
+            let s = V::splat(sum);
+            let w = V::splat(inv_b);
+            map_in_place(g, 0.0, #[inline(always)] |v: V| (v / s) * w);
+            g[label] = -(others / sum) * inv_b;
         }
-        if !gt.is_empty() {
-            store_partial::<F32s>((load_partial::<F32s>(gt, 0.0) / s) * w, gt);
-        }
-        g[label] = -(others / sum) * inv_b;
-    }
+        total
+    });
     Ok((total / batch as f64) as f32)
 }
 

@@ -55,9 +55,7 @@ pub(crate) mod vmath;
 
 pub use softmax::{log_softmax, softmax};
 
-use crate::backend::{
-    EMULATED, F32s, LANES, lane0, load_partial, map, map_in_place, store_partial,
-};
+use crate::backend::{Vector, dispatch, lane0, load_partial, map, map_in_place, store_partial};
 use crate::error::{Error, Result, check_len};
 
 /// An element-wise activation function, with its hyperparameter if any.
@@ -151,24 +149,8 @@ impl Activation {
     pub fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_len("y", y.len(), x.len())?;
-        match *self {
-            Activation::Identity => y.copy_from_slice(x),
-            Activation::Sigmoid => map(x, y, 0.0, logistic::sigmoid),
-            Activation::Tanh => map(x, y, 0.0, tanh::tanh),
-            Activation::Relu => map(x, y, 0.0, rectifier::relu),
-            Activation::LeakyRelu(s) => {
-                let s = F32s::splat(s);
-                map(x, y, 0.0, |v| rectifier::leaky_relu(v, s));
-            }
-            Activation::Elu(a) => {
-                let a = F32s::splat(a);
-                map(x, y, 0.0, |v| rectifier::elu(v, a));
-            }
-            Activation::Gelu => map(x, y, 0.0, gelu::gelu),
-            Activation::GeluTanh => map(x, y, 0.0, gelu::gelu_tanh),
-            Activation::Silu => map(x, y, 0.0, logistic::silu),
-            Activation::Softplus => map(x, y, 0.0, logistic::softplus),
-        }
+        let act = *self;
+        dispatch!(V => forward_kernel::<V>(act, x, y));
         Ok(())
     }
 
@@ -181,24 +163,8 @@ impl Activation {
     /// Identical results to [`forward`](Self::forward).
     pub fn forward_in_place(&self, x: &mut [f32]) -> Result<()> {
         self.validate()?;
-        match *self {
-            Activation::Identity => {}
-            Activation::Sigmoid => map_in_place(x, 0.0, logistic::sigmoid),
-            Activation::Tanh => map_in_place(x, 0.0, tanh::tanh),
-            Activation::Relu => map_in_place(x, 0.0, rectifier::relu),
-            Activation::LeakyRelu(s) => {
-                let s = F32s::splat(s);
-                map_in_place(x, 0.0, |v| rectifier::leaky_relu(v, s));
-            }
-            Activation::Elu(a) => {
-                let a = F32s::splat(a);
-                map_in_place(x, 0.0, |v| rectifier::elu(v, a));
-            }
-            Activation::Gelu => map_in_place(x, 0.0, gelu::gelu),
-            Activation::GeluTanh => map_in_place(x, 0.0, gelu::gelu_tanh),
-            Activation::Silu => map_in_place(x, 0.0, logistic::silu),
-            Activation::Softplus => map_in_place(x, 0.0, logistic::softplus),
-        }
+        let act = *self;
+        dispatch!(V => forward_in_place_kernel::<V>(act, x));
         Ok(())
     }
 
@@ -207,19 +173,8 @@ impl Activation {
     /// pay). The hyperparameter must have been validated.
     #[inline]
     pub(crate) fn forward_one(&self, x: f32) -> f32 {
-        let x = F32s::splat(x);
-        lane0(match *self {
-            Activation::Identity => x,
-            Activation::Sigmoid => logistic::sigmoid(x),
-            Activation::Tanh => tanh::tanh(x),
-            Activation::Relu => rectifier::relu(x),
-            Activation::LeakyRelu(s) => rectifier::leaky_relu(x, F32s::splat(s)),
-            Activation::Elu(a) => rectifier::elu(x, F32s::splat(a)),
-            Activation::Gelu => gelu::gelu(x),
-            Activation::GeluTanh => gelu::gelu_tanh(x),
-            Activation::Silu => logistic::silu(x),
-            Activation::Softplus => logistic::softplus(x),
-        })
+        let act = *self;
+        dispatch!(V => lane0(forward_vector(act, V::splat(x))))
     }
 
     /// `g * f'(x)` for one value, given the forward pass's input `x` and
@@ -228,19 +183,8 @@ impl Activation {
     /// validated.
     #[inline]
     pub(crate) fn backward_one(&self, x: f32, y: f32, g: f32) -> f32 {
-        let (x, y, g) = (F32s::splat(x), F32s::splat(y), F32s::splat(g));
-        lane0(match *self {
-            Activation::Identity => g,
-            Activation::Sigmoid => logistic::sigmoid_grad(y, g),
-            Activation::Tanh => tanh::tanh_grad(y, g),
-            Activation::Relu => rectifier::relu_grad(x, g),
-            Activation::LeakyRelu(s) => rectifier::leaky_relu_grad(x, F32s::splat(s), g),
-            Activation::Elu(a) => rectifier::elu_grad(x, y, F32s::splat(a), g),
-            Activation::Gelu => gelu::gelu_grad(x, g),
-            Activation::GeluTanh => gelu::gelu_tanh_grad(x, g),
-            Activation::Silu => logistic::silu_grad(x, g),
-            Activation::Softplus => logistic::softplus_grad(x, g),
-        })
+        let act = *self;
+        dispatch!(V => lane0(backward_vector(act, V::splat(x), V::splat(y), V::splat(g))))
     }
 
     /// `grad_in[i] = grad_out[i] * f'(x[i])`, given the forward pass's input
@@ -268,8 +212,9 @@ impl Activation {
         check_len("y", y.len(), x.len())?;
         check_len("grad_out", grad_out.len(), x.len())?;
         check_len("grad_in", grad_in.len(), x.len())?;
+        let act = *self;
         let mut out = Out::Separate(grad_out, grad_in);
-        self.backward_impl(x, y, &mut out);
+        dispatch!(V => backward_kernel::<V>(act, x, y, &mut out));
         Ok(())
     }
 
@@ -286,35 +231,274 @@ impl Activation {
         self.validate()?;
         check_len("y", y.len(), x.len())?;
         check_len("grad", grad.len(), x.len())?;
+        let act = *self;
         let mut out = Out::InPlace(grad);
-        self.backward_impl(x, y, &mut out);
+        dispatch!(V => backward_kernel::<V>(act, x, y, &mut out));
         Ok(())
     }
+}
 
-    /// Dispatches once on the variant, then runs a monomorphised loop.
-    fn backward_impl(&self, x: &[f32], y: &[f32], out: &mut Out<'_, '_>) {
-        match *self {
-            Activation::Identity => {
-                if let Out::Separate(g, gi) = out {
-                    gi.copy_from_slice(g);
-                }
-            }
-            Activation::Sigmoid => zip3(x, y, out, |_, y, g| logistic::sigmoid_grad(y, g)),
-            Activation::Tanh => zip3(x, y, out, |_, y, g| tanh::tanh_grad(y, g)),
-            Activation::Relu => zip3(x, y, out, |x, _, g| rectifier::relu_grad(x, g)),
-            Activation::LeakyRelu(s) => {
-                let s = F32s::splat(s);
-                zip3(x, y, out, |x, _, g| rectifier::leaky_relu_grad(x, s, g));
-            }
-            Activation::Elu(a) => {
-                let a = F32s::splat(a);
-                zip3(x, y, out, |x, y, g| rectifier::elu_grad(x, y, a, g));
-            }
-            Activation::Gelu => zip3(x, y, out, |x, _, g| gelu::gelu_grad(x, g)),
-            Activation::GeluTanh => zip3(x, y, out, |x, _, g| gelu::gelu_tanh_grad(x, g)),
-            Activation::Silu => zip3(x, y, out, |x, _, g| logistic::silu_grad(x, g)),
-            Activation::Softplus => zip3(x, y, out, |x, _, g| logistic::softplus_grad(x, g)),
+/// `f(x)` lane-wise, matching on the variant for this one vector: the
+/// arithmetic of [`forward_kernel`], for single values.
+#[inline(always)]
+fn forward_vector<V: Vector>(act: Activation, x: V) -> V {
+    match act {
+        Activation::Identity => x,
+        Activation::Sigmoid => logistic::sigmoid(x),
+        Activation::Tanh => tanh::tanh(x),
+        Activation::Relu => rectifier::relu(x),
+        Activation::LeakyRelu(s) => rectifier::leaky_relu(x, V::splat(s)),
+        Activation::Elu(a) => rectifier::elu(x, V::splat(a)),
+        Activation::Gelu => gelu::gelu(x),
+        Activation::GeluTanh => gelu::gelu_tanh(x),
+        Activation::Silu => logistic::silu(x),
+        Activation::Softplus => logistic::softplus(x),
+    }
+}
+
+/// `g * f'(x)` lane-wise, matching on the variant for this one vector: the
+/// arithmetic of [`backward_kernel`], for single values.
+#[inline(always)]
+fn backward_vector<V: Vector>(act: Activation, x: V, y: V, g: V) -> V {
+    match act {
+        Activation::Identity => g,
+        Activation::Sigmoid => logistic::sigmoid_grad(y, g),
+        Activation::Tanh => tanh::tanh_grad(y, g),
+        Activation::Relu => rectifier::relu_grad(x, g),
+        Activation::LeakyRelu(s) => rectifier::leaky_relu_grad(x, V::splat(s), g),
+        Activation::Elu(a) => rectifier::elu_grad(x, y, V::splat(a), g),
+        Activation::Gelu => gelu::gelu_grad(x, g),
+        Activation::GeluTanh => gelu::gelu_tanh_grad(x, g),
+        Activation::Silu => logistic::silu_grad(x, g),
+        Activation::Softplus => logistic::softplus_grad(x, g),
+    }
+}
+
+/// `y = f(x)` for equal-length slices: matches once on the variant, then
+/// runs a loop monomorphised for it.
+#[inline(always)]
+fn forward_kernel<V: Vector>(act: Activation, x: &[f32], y: &mut [f32]) {
+    match act {
+        Activation::Identity => y.copy_from_slice(x),
+        Activation::Sigmoid => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| logistic::sigmoid(v),
+        ),
+        Activation::Tanh => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| tanh::tanh(v),
+        ),
+        Activation::Relu => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| rectifier::relu(v),
+        ),
+        Activation::LeakyRelu(s) => {
+            let s = V::splat(s);
+            map(
+                x,
+                y,
+                0.0,
+                #[inline(always)]
+                |v: V| rectifier::leaky_relu(v, s),
+            );
         }
+        Activation::Elu(a) => {
+            let a = V::splat(a);
+            map(
+                x,
+                y,
+                0.0,
+                #[inline(always)]
+                |v: V| rectifier::elu(v, a),
+            );
+        }
+        Activation::Gelu => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| gelu::gelu(v),
+        ),
+        Activation::GeluTanh => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| gelu::gelu_tanh(v),
+        ),
+        Activation::Silu => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| logistic::silu(v),
+        ),
+        Activation::Softplus => map(
+            x,
+            y,
+            0.0,
+            #[inline(always)]
+            |v: V| logistic::softplus(v),
+        ),
+    }
+}
+
+/// `x = f(x)` in place, as [`forward_kernel`].
+#[inline(always)]
+fn forward_in_place_kernel<V: Vector>(act: Activation, x: &mut [f32]) {
+    match act {
+        Activation::Identity => {}
+        Activation::Sigmoid => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| logistic::sigmoid(v),
+        ),
+        Activation::Tanh => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| tanh::tanh(v),
+        ),
+        Activation::Relu => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| rectifier::relu(v),
+        ),
+        Activation::LeakyRelu(s) => {
+            let s = V::splat(s);
+            map_in_place(
+                x,
+                0.0,
+                #[inline(always)]
+                |v: V| rectifier::leaky_relu(v, s),
+            );
+        }
+        Activation::Elu(a) => {
+            let a = V::splat(a);
+            map_in_place(
+                x,
+                0.0,
+                #[inline(always)]
+                |v: V| rectifier::elu(v, a),
+            );
+        }
+        Activation::Gelu => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| gelu::gelu(v),
+        ),
+        Activation::GeluTanh => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| gelu::gelu_tanh(v),
+        ),
+        Activation::Silu => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| logistic::silu(v),
+        ),
+        Activation::Softplus => map_in_place(
+            x,
+            0.0,
+            #[inline(always)]
+            |v: V| logistic::softplus(v),
+        ),
+    }
+}
+
+/// `out = g * f'(x)`: matches once on the variant, then runs a loop
+/// monomorphised for it.
+#[inline(always)]
+fn backward_kernel<V: Vector>(act: Activation, x: &[f32], y: &[f32], out: &mut Out<'_, '_>) {
+    match act {
+        Activation::Identity => {
+            if let Out::Separate(g, gi) = out {
+                gi.copy_from_slice(g);
+            }
+        }
+        Activation::Sigmoid => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |_, y: V, g| logistic::sigmoid_grad(y, g),
+        ),
+        Activation::Tanh => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |_, y: V, g| tanh::tanh_grad(y, g),
+        ),
+        Activation::Relu => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |x: V, _, g| rectifier::relu_grad(x, g),
+        ),
+        Activation::LeakyRelu(s) => {
+            let s = V::splat(s);
+            zip3(
+                x,
+                y,
+                out,
+                #[inline(always)]
+                |x: V, _, g| rectifier::leaky_relu_grad(x, s, g),
+            );
+        }
+        Activation::Elu(a) => {
+            let a = V::splat(a);
+            zip3(
+                x,
+                y,
+                out,
+                #[inline(always)]
+                |x: V, y, g| rectifier::elu_grad(x, y, a, g),
+            );
+        }
+        Activation::Gelu => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |x: V, _, g| gelu::gelu_grad(x, g),
+        ),
+        Activation::GeluTanh => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |x: V, _, g| gelu::gelu_tanh_grad(x, g),
+        ),
+        Activation::Silu => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |x: V, _, g| logistic::silu_grad(x, g),
+        ),
+        Activation::Softplus => zip3(
+            x,
+            y,
+            out,
+            #[inline(always)]
+            |x: V, _, g| logistic::softplus_grad(x, g),
+        ),
     }
 }
 
@@ -327,18 +511,20 @@ enum Out<'a, 'b> {
 /// `out = f(x, y, g)` lane-wise over equal-length slices (checked by the
 /// caller), the tail padded with zeros.
 #[inline(always)]
-fn zip3(x: &[f32], y: &[f32], out: &mut Out<'_, '_>, f: impl Fn(F32s, F32s, F32s) -> F32s) {
-    let (xb, xt) = x.as_chunks::<LANES>();
-    let (yb, yt) = y.as_chunks::<LANES>();
-    let (v, s) = (F32s::new, F32s::splat);
+fn zip3<V: Vector>(x: &[f32], y: &[f32], out: &mut Out<'_, '_>, f: impl Fn(V, V, V) -> V) {
+    let mut xb = x.chunks_exact(V::LANES);
+    let mut yb = y.chunks_exact(V::LANES);
+    let s = V::splat;
     match out {
         Out::Separate(g, gi) => {
-            let (gb, gt) = g.as_chunks::<LANES>();
-            let (ob, ot) = gi.as_chunks_mut::<LANES>();
-            for (((xc, yc), gc), oc) in xb.iter().zip(yb).zip(gb).zip(ob) {
-                *oc = f(v(*xc), v(*yc), v(*gc)).to_array();
+            let mut gb = g.chunks_exact(V::LANES);
+            let mut ob = gi.chunks_exact_mut(V::LANES);
+            for (((xc, yc), gc), oc) in (&mut xb).zip(&mut yb).zip(&mut gb).zip(&mut ob) {
+                f(V::load(xc), V::load(yc), V::load(gc)).store(oc);
             }
-            if EMULATED {
+            let (xt, yt, gt) = (xb.remainder(), yb.remainder(), gb.remainder());
+            let ot = ob.into_remainder();
+            if V::EMULATED {
                 for (((x, y), g), o) in xt.iter().zip(yt).zip(gt).zip(ot) {
                     *o = lane0(f(s(*x), s(*y), s(*g)));
                 }
@@ -352,11 +538,13 @@ fn zip3(x: &[f32], y: &[f32], out: &mut Out<'_, '_>, f: impl Fn(F32s, F32s, F32s
             }
         }
         Out::InPlace(g) => {
-            let (gb, gt) = g.as_chunks_mut::<LANES>();
-            for ((xc, yc), gc) in xb.iter().zip(yb).zip(gb) {
-                *gc = f(v(*xc), v(*yc), v(*gc)).to_array();
+            let mut gb = g.chunks_exact_mut(V::LANES);
+            for ((xc, yc), gc) in (&mut xb).zip(&mut yb).zip(&mut gb) {
+                f(V::load(xc), V::load(yc), V::load(gc)).store(gc);
             }
-            if EMULATED {
+            let (xt, yt) = (xb.remainder(), yb.remainder());
+            let gt = gb.into_remainder();
+            if V::EMULATED {
                 for ((x, y), g) in xt.iter().zip(yt).zip(gt) {
                     *g = lane0(f(s(*x), s(*y), s(*g)));
                 }

@@ -5,7 +5,7 @@
 //! maximum does not amplify rounding through the exponential.
 
 use super::vmath::{exp_neg_hi_lo, two_sum};
-use crate::backend::{F32s, LANES, load_partial, map_in_place, store_partial};
+use crate::backend::{Vector, dispatch, load_partial, map, map_in_place, store_partial};
 use crate::error::{Error, Result, check_len};
 
 /// Checks the shared arguments of both functions.
@@ -26,15 +26,16 @@ fn check(x: &[f32], y: &[f32], cols: usize) -> Result<()> {
 
 /// The largest non-NaN element (NaN elements make the whole row NaN later,
 /// through the exponential).
-pub(crate) fn row_max(row: &[f32]) -> f32 {
-    let (body, tail) = row.as_chunks::<LANES>();
-    let mut acc = F32s::splat(f32::NEG_INFINITY);
-    for c in body {
-        let v = F32s::new(*c);
+#[inline(always)]
+pub(crate) fn row_max<V: Vector>(row: &[f32]) -> f32 {
+    let mut body = row.chunks_exact(V::LANES);
+    let mut acc = V::splat(f32::NEG_INFINITY);
+    for c in &mut body {
+        let v = V::load(c);
         acc = v.simd_gt(acc).select(v, acc);
     }
     let mut m = f32::NEG_INFINITY;
-    for &v in acc.to_array().iter().chain(tail) {
+    for &v in acc.to_array().as_ref().iter().chain(body.remainder()) {
         if v > m {
             m = v;
         }
@@ -45,36 +46,38 @@ pub(crate) fn row_max(row: &[f32]) -> f32 {
 /// `x - m` as an exact (head, tail) pair; the tail is 0 where the head is
 /// not finite (two-sum would make it NaN for `x = -inf`).
 #[inline(always)]
-fn shift(v: F32s, m: F32s) -> (F32s, F32s) {
+fn shift<V: Vector>(v: V, m: V) -> (V, V) {
     let (hi, lo) = two_sum(v, -m);
-    (hi, hi.is_finite().select(lo, F32s::splat(0.0)))
+    (hi, hi.is_finite().select(lo, V::splat(0.0)))
 }
 
 /// `e^(x - m)` for one vector.
 #[inline(always)]
-fn shifted_exp(v: F32s, m: F32s) -> F32s {
+fn shifted_exp<V: Vector>(v: V, m: V) -> V {
     let (hi, lo) = shift(v, m);
     exp_neg_hi_lo(hi, lo)
 }
 
 /// Writes `e^(x - m)` into `out` (when given) and returns the sum.
-pub(crate) fn exp_sum(row: &[f32], m: f32, mut out: Option<&mut [f32]>) -> f32 {
-    let mv = F32s::splat(m);
-    let (body, tail) = row.as_chunks::<LANES>();
-    let mut acc = F32s::splat(0.0);
-    for (i, c) in body.iter().enumerate() {
-        let e = shifted_exp(F32s::new(*c), mv);
+#[inline(always)]
+pub(crate) fn exp_sum<V: Vector>(row: &[f32], m: f32, mut out: Option<&mut [f32]>) -> f32 {
+    let mv = V::splat(m);
+    let mut body = row.chunks_exact(V::LANES);
+    let mut acc = V::splat(0.0);
+    for (i, c) in (&mut body).enumerate() {
+        let e = shifted_exp(V::load(c), mv);
         acc += e;
         if let Some(o) = out.as_deref_mut() {
-            o[i * LANES..(i + 1) * LANES].copy_from_slice(&e.to_array());
+            e.store(&mut o[i * V::LANES..]);
         }
     }
     let mut sum = acc.reduce_add();
+    let tail = body.remainder();
     if !tail.is_empty() {
         let e = shifted_exp(load_partial(tail, m), mv);
-        sum += e.to_array()[..tail.len()].iter().sum::<f32>();
+        sum += e.to_array().as_ref()[..tail.len()].iter().sum::<f32>();
         if let Some(o) = out {
-            store_partial(e, &mut o[body.len() * LANES..]);
+            store_partial(e, &mut o[row.len() - tail.len()..]);
         }
     }
     sum
@@ -99,11 +102,13 @@ pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
     if x.is_empty() {
         return Ok(());
     }
-    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-        let sum = exp_sum(xr, row_max(xr), Some(&mut *yr));
-        let s = F32s::splat(sum);
-        map_in_place::<F32s>(yr, 0.0, |v| v / s);
-    }
+    dispatch!(V => {
+        for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+            let sum = exp_sum::<V>(xr, row_max::<V>(xr), Some(&mut *yr));
+            let s = V::splat(sum);
+            map_in_place(yr, 0.0, #[inline(always)] |v: V| v / s);
+        }
+    });
     Ok(())
 }
 
@@ -120,22 +125,16 @@ pub fn log_softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
     if x.is_empty() {
         return Ok(());
     }
-    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-        let m = row_max(xr);
-        let ls = F32s::splat(libm::logf(exp_sum(xr, m, None)));
-        let mv = F32s::splat(m);
-        let (body, tail) = xr.as_chunks::<LANES>();
-        let (yb, yt) = yr.as_chunks_mut::<LANES>();
-        let f = |v: F32s| {
-            let (hi, lo) = shift(v, mv);
-            (hi - ls) + lo
-        };
-        for (c, o) in body.iter().zip(yb) {
-            *o = f(F32s::new(*c)).to_array();
+    dispatch!(V => {
+        for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+            let m = row_max::<V>(xr);
+            let ls = V::splat(libm::logf(exp_sum::<V>(xr, m, None)));
+            let mv = V::splat(m);
+            map(xr, yr, m, #[inline(always)] |v: V| {
+                let (hi, lo) = shift(v, mv);
+                (hi - ls) + lo
+            });
         }
-        if !tail.is_empty() {
-            store_partial(f(load_partial(tail, m)), yt);
-        }
-    }
+    });
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! The hyperbolic tangent.
 
-use crate::backend::F32s;
+use crate::backend::Vector;
 
 pub(super) use super::vmath::tanh;
 
 /// `g * (1 - y)(1 + y)`: reads `y` only.
 #[inline(always)]
-pub(super) fn tanh_grad(y: F32s, g: F32s) -> F32s {
-    let one = F32s::splat(1.0);
+pub(super) fn tanh_grad<V: Vector>(y: V, g: V) -> V {
+    let one = V::splat(1.0);
     g * ((one - y) * (one + y))
 }

@@ -1,17 +1,19 @@
 //! Vectorised transcendental building blocks for the activations and losses.
 //!
-//! Every function here is written once against the lane type and uses only
-//! operations that exist on every backend. Products that must be exact are
-//! formed by splitting operands into 12-bit halves (Veltkamp/Dekker), not by
-//! fused multiply-add, so the error bounds hold on targets without FMA too
-//! (SSE2, Cortex-M0 and wide's portable fallback).
+//! Every function here is written once, generic over the lane vector, and
+//! uses only operations that exist on every backend. All are
+//! `#[inline(always)]`: they compile into the kernel that calls them, with
+//! the instruction set that kernel was dispatched to. Products that must be
+//! exact are formed by splitting operands into 12-bit halves
+//! (Veltkamp/Dekker), not by fused multiply-add, so the error bounds hold on
+//! targets without FMA too (SSE2, Cortex-M0 and wide's portable fallback).
 //!
 //! The exponentials take non-positive arguments: every caller can arrange
 //! that by symmetry, and it means no overflow handling is needed. The one
 //! exception, the split behind sigmoid and tanh, hands `e^-v` back as a
 //! power of two and a factor near 1, which the caller never multiplies out.
 
-use crate::backend::{F32s, U32s};
+use crate::backend::{Bits, Vector};
 pub(crate) use crate::backend::{at_least, at_most};
 
 /// 1.5 * 2^23: adding it rounds a float of magnitude below 2^22 to an
@@ -33,22 +35,22 @@ const SPLIT_MASK: u32 = 0xFFFF_F000;
 
 /// `-|x|`, by setting the sign bit.
 #[inline(always)]
-pub(crate) fn neg_abs(x: F32s) -> F32s {
-    F32s::from_bits(x.to_bits() | U32s::splat(SIGN))
+pub(crate) fn neg_abs<V: Vector>(x: V) -> V {
+    V::from_bits(x.to_bits() | V::Bits::splat(SIGN))
 }
 
 /// `(hi, lo)` with `hi + lo == x` exactly and `hi` holding the 12 leading
 /// significand bits.
 #[inline(always)]
-pub(crate) fn split(x: F32s) -> (F32s, F32s) {
-    let hi = F32s::from_bits(x.to_bits() & U32s::splat(SPLIT_MASK));
+pub(crate) fn split<V: Vector>(x: V) -> (V, V) {
+    let hi = V::from_bits(x.to_bits() & V::Bits::splat(SPLIT_MASK));
     (hi, x - hi)
 }
 
 /// `(hi, lo)` with `hi + lo == x * x` to about 2^-36 relative; `hi` is
 /// exact, `lo` carries the rest.
 #[inline(always)]
-pub(crate) fn square_hi_lo(x: F32s) -> (F32s, F32s) {
+pub(crate) fn square_hi_lo<V: Vector>(x: V) -> (V, V) {
     let (h, l) = split(x);
     let hi = h * h;
     let lo = (h + h) * l + l * l;
@@ -58,7 +60,7 @@ pub(crate) fn square_hi_lo(x: F32s) -> (F32s, F32s) {
 /// Error-free product: `p + e == a * b` to about 2^-44 relative (Dekker,
 /// with a masking split, so no FMA is needed). Needs `a * b` finite.
 #[inline(always)]
-pub(crate) fn two_prod(a: F32s, b: F32s) -> (F32s, F32s) {
+pub(crate) fn two_prod<V: Vector>(a: V, b: V) -> (V, V) {
     let p = a * b;
     let (ah, al) = split(a);
     let (bh, bl) = split(b);
@@ -69,7 +71,7 @@ pub(crate) fn two_prod(a: F32s, b: F32s) -> (F32s, F32s) {
 /// Error-free sum: `s + e == a + b` exactly, for any finite `a`, `b`
 /// (Knuth's two-sum).
 #[inline(always)]
-pub(crate) fn two_sum(a: F32s, b: F32s) -> (F32s, F32s) {
+pub(crate) fn two_sum<V: Vector>(a: V, b: V) -> (V, V) {
     let s = a + b;
     let bb = s - a;
     let e = (a - (s - bb)) + (b - bb);
@@ -79,13 +81,13 @@ pub(crate) fn two_sum(a: F32s, b: F32s) -> (F32s, F32s) {
 /// `e^r - 1` for |r| <= 0.36: `r + r^2 q(r)` with a degree-5 minimax `q`
 /// (error of the fit below 1.5e-9 on `q`).
 #[inline(always)]
-fn expm1_poly(r: F32s) -> F32s {
-    let q = F32s::splat(1.989_155_7e-4)
-        .mul_add(r, F32s::splat(1.393_416e-3))
-        .mul_add(r, F32s::splat(8.333_310_4e-3))
-        .mul_add(r, F32s::splat(0.04166646))
-        .mul_add(r, F32s::splat(0.166_666_67))
-        .mul_add(r, F32s::splat(0.5));
+fn expm1_poly<V: Vector>(r: V) -> V {
+    let q = V::splat(1.989_155_7e-4)
+        .mul_add(r, V::splat(1.393_416e-3))
+        .mul_add(r, V::splat(8.333_310_4e-3))
+        .mul_add(r, V::splat(0.04166646))
+        .mul_add(r, V::splat(0.166_666_67))
+        .mul_add(r, V::splat(0.5));
     q.mul_add(r * r, r)
 }
 
@@ -93,11 +95,11 @@ fn expm1_poly(r: F32s) -> F32s {
 /// FMA). Returns `n` as a float, the bits that hold `n` in their low part,
 /// and `r`. Needs |a| < 2^21.
 #[inline(always)]
-fn reduce(a: F32s) -> (F32s, U32s, F32s) {
-    let t = a.mul_add(F32s::splat(core::f32::consts::LOG2_E), F32s::splat(MAGIC));
-    let n = t - F32s::splat(MAGIC);
-    let r = n.mul_neg_add(F32s::splat(LN2_HI), a);
-    let r = n.mul_neg_add(F32s::splat(LN2_LO), r);
+fn reduce<V: Vector>(a: V) -> (V, V::Bits, V) {
+    let t = a.mul_add(V::splat(core::f32::consts::LOG2_E), V::splat(MAGIC));
+    let n = t - V::splat(MAGIC);
+    let r = n.mul_neg_add(V::splat(LN2_HI), a);
+    let r = n.mul_neg_add(V::splat(LN2_LO), r);
     (n, t.to_bits(), r)
 }
 
@@ -107,13 +109,13 @@ fn reduce(a: F32s) -> (F32s, U32s, F32s) {
 /// into `head` before applying `scale`: the product is then rounded once
 /// even when `e^a` alone would be subnormal.
 #[inline(always)]
-fn scale(p: F32s, t_bits: U32s) -> (F32s, F32s) {
+fn scale<V: Vector>(p: V, t_bits: V::Bits) -> (V, V) {
     // nb = n + 150 in [0, 150]; the two factors are 2^(h - 75) and
     // 2^(nb - h - 75).
-    let nb = t_bits - U32s::splat(MAGIC_BITS - 150);
+    let nb = t_bits - V::Bits::splat(MAGIC_BITS - 150);
     let h = nb >> 1;
-    let s1 = F32s::from_bits((h + U32s::splat(52)) << 23);
-    let s2 = F32s::from_bits((nb - h + U32s::splat(52)) << 23);
+    let s1 = V::from_bits((h + V::Bits::splat(52)) << 23);
+    let s2 = V::from_bits((nb - h + V::Bits::splat(52)) << 23);
     (p.mul_add(s1, s1), s2)
 }
 
@@ -121,17 +123,17 @@ fn scale(p: F32s, t_bits: U32s) -> (F32s, F32s) {
 /// head is 0 where `e^a` underflows, so a factor folded into it cannot
 /// lift the result above 0.
 #[inline(always)]
-pub(crate) fn exp_neg_parts(a: F32s) -> (F32s, F32s) {
-    let under = a.simd_lt(F32s::splat(EXP_MIN_ARG));
-    let (_, bits, r) = reduce(under.select(F32s::splat(EXP_MIN_ARG), a));
+pub(crate) fn exp_neg_parts<V: Vector>(a: V) -> (V, V) {
+    let under = a.simd_lt(V::splat(EXP_MIN_ARG));
+    let (_, bits, r) = reduce(under.select(V::splat(EXP_MIN_ARG), a));
     let (h, s) = scale(expm1_poly(r), bits);
-    (under.select(F32s::splat(0.0), h), s)
+    (under.select(V::splat(0.0), h), s)
 }
 
 /// `e^a` for `a <= 0` (or NaN): within 1 ulp for normal results, correctly
 /// scaled into the subnormal range, 0 at -inf.
 #[inline(always)]
-pub(crate) fn exp_neg(a: F32s) -> F32s {
+pub(crate) fn exp_neg<V: Vector>(a: V) -> V {
     let (_, bits, r) = reduce(at_least(a, EXP_MIN_ARG));
     let (h, s) = scale(expm1_poly(r), bits);
     h * s
@@ -142,21 +144,21 @@ pub(crate) fn exp_neg(a: F32s) -> F32s {
 /// the rounding of `hi + lo` never enters, so the result keeps its few-ulp
 /// accuracy when `hi` is large. The head is 0 where the result underflows.
 #[inline(always)]
-pub(crate) fn exp_neg_hi_lo_parts(hi: F32s, lo: F32s) -> (F32s, F32s) {
-    let under = (hi + lo).simd_lt(F32s::splat(EXP_MIN_ARG));
-    let hi = under.select(F32s::splat(EXP_MIN_ARG), hi);
-    let lo = under.select(F32s::splat(0.0), lo);
+pub(crate) fn exp_neg_hi_lo_parts<V: Vector>(hi: V, lo: V) -> (V, V) {
+    let under = (hi + lo).simd_lt(V::splat(EXP_MIN_ARG));
+    let hi = under.select(V::splat(EXP_MIN_ARG), hi);
+    let lo = under.select(V::splat(0.0), lo);
     let (n, bits, _) = reduce(hi + lo);
     // hi - n*LN2_HI is exact (n*LN2_HI is, and the two are close).
-    let r = n.mul_neg_add(F32s::splat(LN2_HI), hi) + lo;
-    let r = n.mul_neg_add(F32s::splat(LN2_LO), r);
+    let r = n.mul_neg_add(V::splat(LN2_HI), hi) + lo;
+    let r = n.mul_neg_add(V::splat(LN2_LO), r);
     let (h, s) = scale(expm1_poly(r), bits);
-    (under.select(F32s::splat(0.0), h), s)
+    (under.select(V::splat(0.0), h), s)
 }
 
 /// `e^(hi + lo)`, see [`exp_neg_hi_lo_parts`].
 #[inline(always)]
-pub(crate) fn exp_neg_hi_lo(hi: F32s, lo: F32s) -> F32s {
+pub(crate) fn exp_neg_hi_lo<V: Vector>(hi: V, lo: V) -> V {
     let (h, s) = exp_neg_hi_lo_parts(hi, lo);
     h * s
 }
@@ -164,55 +166,55 @@ pub(crate) fn exp_neg_hi_lo(hi: F32s, lo: F32s) -> F32s {
 /// `e^a - 1` for `a <= 0` (or NaN): within about 1 ulp, relative, so it is
 /// exact to first order near 0; -1 at -inf.
 #[inline(always)]
-pub(crate) fn expm1_neg(a: F32s) -> F32s {
+pub(crate) fn expm1_neg<V: Vector>(a: V) -> V {
     let a = at_least(a, EXPM1_MIN_ARG);
     let (_, bits, r) = reduce(a);
     // 2^n with n in [-29, 0]: one step is enough.
-    let s = F32s::from_bits((bits - U32s::splat(MAGIC_BITS - 127)) << 23);
+    let s = V::from_bits((bits - V::Bits::splat(MAGIC_BITS - 127)) << 23);
     // s*p is exact (s is a power of two) and s - 1 is exact for n >= -24.
-    expm1_poly(r).mul_add(s, s - F32s::splat(1.0))
+    expm1_poly(r).mul_add(s, s - V::splat(1.0))
 }
 
 /// `ln(1 + z)` for `z` in `[0, 1]` (or NaN), within about 1 ulp relative.
 #[inline(always)]
-pub(crate) fn log1p_unit(z: F32s) -> F32s {
-    let one = F32s::splat(1.0);
+pub(crate) fn log1p_unit<V: Vector>(z: V) -> V {
+    let one = V::splat(1.0);
     let w = one + z;
     // The rounding error of 1 + z, restored below to first order.
     let c = z - (w - one);
-    let big = w.simd_gt(F32s::splat(core::f32::consts::SQRT_2));
-    let k = big.select(one, F32s::splat(0.0));
-    let m = big.select(F32s::splat(0.5), one);
+    let big = w.simd_gt(V::splat(core::f32::consts::SQRT_2));
+    let k = big.select(one, V::splat(0.0));
+    let m = big.select(V::splat(0.5), one);
     // f = w*m - 1 is exact (w*m in [0.7, 1.42]).
     let f = w.mul_add(m, -one);
-    let rr = F32s::splat(0.069_716_12)
-        .mul_add(f, F32s::splat(-0.114_797_34))
-        .mul_add(f, F32s::splat(0.116_854_2))
-        .mul_add(f, F32s::splat(-0.124_256_87))
-        .mul_add(f, F32s::splat(0.142_490_58))
-        .mul_add(f, F32s::splat(-0.166_678_02))
-        .mul_add(f, F32s::splat(0.200_007_16))
-        .mul_add(f, F32s::splat(-0.249_999_97))
-        .mul_add(f, F32s::splat(0.333_333_3));
+    let rr = V::splat(0.069_716_12)
+        .mul_add(f, V::splat(-0.114_797_34))
+        .mul_add(f, V::splat(0.116_854_2))
+        .mul_add(f, V::splat(-0.124_256_87))
+        .mul_add(f, V::splat(0.142_490_58))
+        .mul_add(f, V::splat(-0.166_678_02))
+        .mul_add(f, V::splat(0.200_007_16))
+        .mul_add(f, V::splat(-0.249_999_97))
+        .mul_add(f, V::splat(0.333_333_3));
     let f2 = f * f;
     // ln(1 + f) = f - (f^2/2 - f^3 R(f)), plus the lost part of 1 + z:
     // c / w ~ c*m*(1 - f).
     let corr = (c * m).mul_neg_add(f, c * m);
     let tail = (f2 * f).mul_add(rr, corr);
-    let lnf = f - f2.mul_add(F32s::splat(0.5), -tail);
-    k.mul_add(F32s::splat(LN2_HI), k.mul_add(F32s::splat(LN2_LO), lnf))
+    let lnf = f - f2.mul_add(V::splat(0.5), -tail);
+    k.mul_add(V::splat(LN2_HI), k.mul_add(V::splat(LN2_LO), lnf))
 }
 
 /// The logistic function `1 / (1 + e^-x)` and its complement `1 - s`, both
 /// with full relative accuracy (the complement is formed as `s(-x)`, not by
 /// cancellation). NaN gives NaN; the infinities give 0 and 1.
 #[inline(always)]
-pub(crate) fn sigmoid_pair(x: F32s) -> (F32s, F32s) {
+pub(crate) fn sigmoid_pair<V: Vector>(x: V) -> (V, V) {
     let z = exp_neg(neg_abs(x));
-    let one = F32s::splat(1.0);
+    let one = V::splat(1.0);
     let q = one / (one + z);
     let zq = z * q;
-    let neg = x.simd_lt(F32s::splat(0.0));
+    let neg = x.simd_lt(V::splat(0.0));
     (neg.select(zq, q), neg.select(q, zq))
 }
 
@@ -239,17 +241,20 @@ const EXP_Q: [f32; 5] = [
 /// core of the sigmoid and tanh kernels, where latency and the number of
 /// multiplies, not memory, bound the speed.
 #[inline(always)]
-fn exp_neg_split(v: F32s) -> (F32s, F32s) {
-    let t = v.mul_add(
-        F32s::splat(core::f32::consts::LOG2_E),
-        F32s::splat(MAGIC_BIASED),
-    );
-    let m = t - F32s::splat(MAGIC_BIASED);
-    let r = m.mul_neg_add(F32s::splat(LN2_HI), v);
-    let r = m.mul_neg_add(F32s::splat(LN2_LO), r);
-    let scale = F32s::from_bits(t.to_bits() << 23);
+fn exp_neg_split<V: Vector>(v: V) -> (V, V) {
+    let t = v.mul_add(V::splat(core::f32::consts::LOG2_E), V::splat(MAGIC_BIASED));
+    let m = t - V::splat(MAGIC_BIASED);
+    let r = m.mul_neg_add(V::splat(LN2_HI), v);
+    let r = m.mul_neg_add(V::splat(LN2_LO), r);
+    let scale = V::from_bits(t.to_bits() << 23);
     // e^-r - 1 = -r + r^2 Q(-r).
-    let [q0, q1, q2, q3, q4] = EXP_Q.map(F32s::splat);
+    let [q0, q1, q2, q3, q4] = [
+        V::splat(EXP_Q[0]),
+        V::splat(EXP_Q[1]),
+        V::splat(EXP_Q[2]),
+        V::splat(EXP_Q[3]),
+        V::splat(EXP_Q[4]),
+    ];
     let r2 = r * r;
     let lo = q1.mul_neg_add(r, q0);
     let mid = q3.mul_neg_add(r, q2);
@@ -262,11 +267,11 @@ fn exp_neg_split(v: F32s) -> (F32s, F32s) {
 /// rounds once (`2^m + 1` is exact for |m| <= 23). NaN gives NaN; below
 /// -87.68 the result is 0 (`2^-127` is formed as 0), and above 20 it is 1.
 #[inline(always)]
-pub(crate) fn sigmoid(x: F32s) -> F32s {
+pub(crate) fn sigmoid<V: Vector>(x: V) -> V {
     // The clamps keep NaN; -88 still gives m = -127.
     let x = at_most(at_least(x, -88.0), 20.0);
     let (s, p) = exp_neg_split(x);
-    s / (s + F32s::splat(1.0) + p)
+    s / (s + V::splat(1.0) + p)
 }
 
 /// `tanh(x)` as `(2^m - e^-r) / (2^m + e^-r)` with `2|x| = m ln 2 + r` and
@@ -274,15 +279,15 @@ pub(crate) fn sigmoid(x: F32s) -> F32s {
 /// relative accuracy holds near zero too; numerator and denominator each
 /// round once.
 #[inline(always)]
-pub(crate) fn tanh(x: F32s) -> F32s {
+pub(crate) fn tanh<V: Vector>(x: V) -> V {
     // tanh(9.1) rounds to 1 in f32; the clamp keeps NaN.
     let u = at_most(x.abs(), 9.1);
     let (s, p) = exp_neg_split(u + u);
-    let one = F32s::splat(1.0);
+    let one = V::splat(1.0);
     let num = (s - one) - p;
     let den = (s + one) + p;
     // num >= +0, so the sign bit of x can simply be set into it.
-    let num = F32s::from_bits(num.to_bits() | (x.to_bits() & U32s::splat(SIGN)));
+    let num = V::from_bits(num.to_bits() | (x.to_bits() & V::Bits::splat(SIGN)));
     num / den
 }
 
@@ -293,24 +298,24 @@ pub(crate) fn tanh(x: F32s) -> F32s {
 /// (fit error 5e-9 relative), `u^2` formed exactly so its rounding is
 /// never amplified, and `m` applied before the final power-of-two scale.
 #[inline(always)]
-pub(crate) fn normal_upper_tail_times(u: F32s, m: F32s) -> F32s {
+pub(crate) fn normal_upper_tail_times<V: Vector>(u: V, m: V) -> V {
     // Phi(-20) underflows; the clamp keeps u^2 finite.
     let u = at_most(u, 20.0);
-    let one = F32s::splat(1.0);
-    let t = one / u.mul_add(F32s::splat(1.0 / 3.0), one);
-    let w = t - F32s::splat(0.590_909_06);
-    let g = F32s::splat(-5.316_982_5e-3)
-        .mul_add(w, F32s::splat(-0.024507472))
-        .mul_add(w, F32s::splat(0.023805398))
-        .mul_add(w, F32s::splat(0.04277199))
-        .mul_add(w, F32s::splat(-0.055802163))
-        .mul_add(w, F32s::splat(-0.08576854))
-        .mul_add(w, F32s::splat(0.100_024_33))
-        .mul_add(w, F32s::splat(0.337_763_98))
-        .mul_add(w, F32s::splat(0.398_249_24))
-        .mul_add(w, F32s::splat(0.276_521_57));
+    let one = V::splat(1.0);
+    let t = one / u.mul_add(V::splat(1.0 / 3.0), one);
+    let w = t - V::splat(0.590_909_06);
+    let g = V::splat(-5.316_982_5e-3)
+        .mul_add(w, V::splat(-0.024507472))
+        .mul_add(w, V::splat(0.023805398))
+        .mul_add(w, V::splat(0.04277199))
+        .mul_add(w, V::splat(-0.055802163))
+        .mul_add(w, V::splat(-0.08576854))
+        .mul_add(w, V::splat(0.100_024_33))
+        .mul_add(w, V::splat(0.337_763_98))
+        .mul_add(w, V::splat(0.398_249_24))
+        .mul_add(w, V::splat(0.276_521_57));
     let (hi, lo) = square_hi_lo(u);
-    let half = F32s::splat(-0.5);
+    let half = V::splat(-0.5);
     let (h, s) = exp_neg_hi_lo_parts(hi * half, lo * half);
     (m * t * g * h) * s
 }
@@ -318,8 +323,8 @@ pub(crate) fn normal_upper_tail_times(u: F32s, m: F32s) -> F32s {
 /// The standard normal density `e^(-x^2/2) / sqrt(2 pi)`, relative accuracy
 /// of a few ulp for normal results.
 #[inline(always)]
-pub(crate) fn normal_pdf(x: F32s) -> F32s {
+pub(crate) fn normal_pdf<V: Vector>(x: V) -> V {
     let (hi, lo) = square_hi_lo(at_least(neg_abs(x), -20.0));
-    let half = F32s::splat(-0.5);
-    exp_neg_hi_lo(hi * half, lo * half) * F32s::splat(0.398_942_3)
+    let half = V::splat(-0.5);
+    exp_neg_hi_lo(hi * half, lo * half) * V::splat(0.398_942_3)
 }
