@@ -10,7 +10,7 @@
 //! # Ok::<(), microprop::Error>(())
 //! ```
 
-use crate::backend::{Vector, dispatch, map_in_place};
+use crate::backend::{Vector, dispatch, inlined, map_in_place};
 use crate::error::{Error, Result};
 
 /// Scales the gradients so that their global L2 norm is at most `max_norm`,
@@ -88,7 +88,7 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
         if scale < 1.0 {
             let s = <V as Vector>::splat(scale);
             for g in grads.iter_mut() {
-                map_in_place(g, 0.0, #[inline(always)] |v: V| v * s);
+                map_in_place(g, 0.0, inlined!(|v: V| v * s));
             }
         }
         Ok(rounded)
@@ -115,10 +115,10 @@ pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f32) -> Result<()> 
             <V as Vector>::splat(-clip_value),
         );
         for g in grads.iter_mut() {
-            map_in_place(g, 0.0, #[inline(always)] |v: V| {
+            map_in_place(g, 0.0, inlined!(|v: V| {
                 let v = v.simd_gt(hi).select(hi, v);
                 v.simd_lt(lo).select(lo, v)
-            });
+            }));
         }
     });
     Ok(())

@@ -54,7 +54,9 @@
 
 use rand_core::Rng;
 
-use crate::backend::{Bits, Vector, dispatch, load_partial, map, map_in_place, store_partial};
+use crate::backend::{
+    Bits, Vector, dispatch, inlined, load_partial, map, map_in_place, store_partial,
+};
 use crate::error::{Error, Result, check_len};
 use crate::rng::{Lanes, MAX_VECS, StreamRng};
 
@@ -172,8 +174,8 @@ impl Dropout {
         check_len("y", y.len(), x.len())?;
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
-            0.0 => dispatch!(V => map(x, y, 0.0, #[inline(always)] |v: V| v)),
-            1.0 => dispatch!(V => map(x, y, 0.0, #[inline(always)] |v: V| v * V::ZERO)),
+            0.0 => dispatch!(V => map(x, y, 0.0, inlined!(|v: V| v))),
+            1.0 => dispatch!(V => map(x, y, 0.0, inlined!(|v: V| v * V::ZERO))),
             _ if x.is_empty() => {}
             _ => {
                 let streams = StreamRng::from_rng(rng);
@@ -204,7 +206,7 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {
             0.0 => {}
-            1.0 => dispatch!(V => map_in_place(x, 0.0, #[inline(always)] |v: V| v * V::ZERO)),
+            1.0 => dispatch!(V => map_in_place(x, 0.0, inlined!(|v: V| v * V::ZERO))),
             _ if x.is_empty() => {}
             _ => {
                 let streams = StreamRng::from_rng(rng);
@@ -237,17 +239,16 @@ impl Dropout {
         check_len("grad_in", grad_in.len(), grad_out.len())?;
         check_len("mask", mask.len(), Self::mask_len(grad_out.len()))?;
         match self.p {
-            0.0 => dispatch!(V => map(grad_out, grad_in, 0.0, #[inline(always)] |v: V| v)),
+            0.0 => dispatch!(V => map(grad_out, grad_in, 0.0, inlined!(|v: V| v))),
             1.0 => dispatch!(V => {
-                map(grad_out, grad_in, 0.0, #[inline(always)] |v: V| v * V::ZERO)
+                map(grad_out, grad_in, 0.0, inlined!(|v: V| v * V::ZERO))
             }),
             _ => {
                 let (full, tail) = mask.split_at(grad_out.len() / WORD);
                 dispatch!(V => {
                     let factors = WordFactors::<V>::new(self.scale);
                     let factors = core::convert::identity(
-                        #[inline(always)]
-                        move |w: &u32| factors.of(*w),
+                        inlined!(move |w: &u32| factors.of(*w)),
                     );
                     apply::<V, _>(grad_out, grad_in, full.iter(), tail.first(), factors);
                 });
@@ -266,14 +267,13 @@ impl Dropout {
         check_len("mask", mask.len(), Self::mask_len(grad.len()))?;
         match self.p {
             0.0 => {}
-            1.0 => dispatch!(V => map_in_place(grad, 0.0, #[inline(always)] |v: V| v * V::ZERO)),
+            1.0 => dispatch!(V => map_in_place(grad, 0.0, inlined!(|v: V| v * V::ZERO))),
             _ => {
                 let (full, tail) = mask.split_at(grad.len() / WORD);
                 dispatch!(V => {
                     let factors = WordFactors::<V>::new(self.scale);
                     let factors = core::convert::identity(
-                        #[inline(always)]
-                        move |w: &u32| factors.of(*w),
+                        inlined!(move |w: &u32| factors.of(*w)),
                     );
                     apply_in_place::<V, _>(grad, full.iter(), tail.first(), factors);
                 });
@@ -290,14 +290,11 @@ impl Dropout {
         let mut lanes = Lanes::<V>::load(streams);
         let threshold = V::Bits::splat(self.threshold as u32);
         let scale = V::Bits::splat(self.scale.to_bits());
-        core::convert::identity(
-            #[inline(always)]
-            move |word: &mut u32| {
-                let (factors, bits) = block_factors::<V>(lanes.next_vectors(), threshold, scale);
-                *word = bits;
-                factors
-            },
-        )
+        core::convert::identity(inlined!(move |word: &mut u32| {
+            let (factors, bits) = block_factors::<V>(lanes.next_vectors(), threshold, scale);
+            *word = bits;
+            factors
+        }))
     }
 
     /// Sets the whole mask for `p = 0` and `p = 1`, and clears the bits past

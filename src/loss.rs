@@ -22,7 +22,7 @@
 
 use crate::activation::softmax::{exp_sum, row_max};
 use crate::activation::vmath::{exp_neg, log1p_unit, neg_abs};
-use crate::backend::{Vector, dispatch, lane0, load_partial, map_in_place, store_partial};
+use crate::backend::{Vector, dispatch, inlined, lane0, load_partial, map_in_place, store_partial};
 use crate::error::{Error, Result, check_len};
 
 /// Vectors summed in f32 before the partial sum is folded into f64.
@@ -174,10 +174,10 @@ pub fn mse(pred: &[f32], target: &[f32], grad: &mut [f32]) -> Result<f32> {
     let scale = mean_f32(2.0, n);
     let total = dispatch!(V => {
         let scale = V::splat(scale);
-        fused_sum(pred, target, grad, #[inline(always)] |p: V, t: V| {
+        fused_sum(pred, target, grad, inlined!(|p: V, t: V| {
             let d = p - t;
             (d * d, d * scale)
-        })
+        }))
     });
     Ok(total.mean(n))
 }
@@ -210,7 +210,7 @@ pub fn bce_with_logits(logits: &[f32], target: &[f32], grad: &mut [f32]) -> Resu
         let inv_n = V::splat(inv_n);
         let zero = V::splat(0.0);
         let one = V::splat(1.0);
-        fused_sum(logits, target, grad, #[inline(always)] |x: V, t: V| {
+        fused_sum(logits, target, grad, inlined!(|x: V, t: V| {
             let z = exp_neg(neg_abs(x));
             // max(x, 0) - x t, without the cancellation when t is near 1.
             let lin = x.simd_gt(zero).select(x * (one - t), -(x * t));
@@ -218,7 +218,7 @@ pub fn bce_with_logits(logits: &[f32], target: &[f32], grad: &mut [f32]) -> Resu
             let q = one / (one + z);
             let s = x.simd_lt(zero).select(z * q, q);
             (loss, (s - t) * inv_n)
-        })
+        }))
     });
     Ok(total.mean(n))
 }
@@ -303,7 +303,7 @@ pub fn softmax_cross_entropy(
             };
             let s = V::splat(sum);
             let w = V::splat(inv_b);
-            map_in_place(g, 0.0, #[inline(always)] |v: V| (v / s) * w);
+            map_in_place(g, 0.0, inlined!(|v: V| (v / s) * w));
             g[label] = -(others / sum) * inv_b;
         }
         total

@@ -55,7 +55,9 @@ pub(crate) mod vmath;
 
 pub use softmax::{log_softmax, softmax};
 
-use crate::backend::{Vector, dispatch, lane0, load_partial, map, map_in_place, store_partial};
+use crate::backend::{
+    Vector, dispatch, inlined, lane0, load_partial, map, map_in_place, store_partial,
+};
 use crate::error::{Error, Result, check_len};
 
 /// An element-wise activation function, with its hyperparameter if any.
@@ -280,75 +282,21 @@ fn backward_vector<V: Vector>(act: Activation, x: V, y: V, g: V) -> V {
 fn forward_kernel<V: Vector>(act: Activation, x: &[f32], y: &mut [f32]) {
     match act {
         Activation::Identity => y.copy_from_slice(x),
-        Activation::Sigmoid => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| logistic::sigmoid(v),
-        ),
-        Activation::Tanh => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| tanh::tanh(v),
-        ),
-        Activation::Relu => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| rectifier::relu(v),
-        ),
+        Activation::Sigmoid => map(x, y, 0.0, inlined!(|v: V| logistic::sigmoid(v))),
+        Activation::Tanh => map(x, y, 0.0, inlined!(|v: V| tanh::tanh(v))),
+        Activation::Relu => map(x, y, 0.0, inlined!(|v: V| rectifier::relu(v))),
         Activation::LeakyRelu(s) => {
             let s = V::splat(s);
-            map(
-                x,
-                y,
-                0.0,
-                #[inline(always)]
-                |v: V| rectifier::leaky_relu(v, s),
-            );
+            map(x, y, 0.0, inlined!(|v: V| rectifier::leaky_relu(v, s)));
         }
         Activation::Elu(a) => {
             let a = V::splat(a);
-            map(
-                x,
-                y,
-                0.0,
-                #[inline(always)]
-                |v: V| rectifier::elu(v, a),
-            );
+            map(x, y, 0.0, inlined!(|v: V| rectifier::elu(v, a)));
         }
-        Activation::Gelu => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| gelu::gelu(v),
-        ),
-        Activation::GeluTanh => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| gelu::gelu_tanh(v),
-        ),
-        Activation::Silu => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| logistic::silu(v),
-        ),
-        Activation::Softplus => map(
-            x,
-            y,
-            0.0,
-            #[inline(always)]
-            |v: V| logistic::softplus(v),
-        ),
+        Activation::Gelu => map(x, y, 0.0, inlined!(|v: V| gelu::gelu(v))),
+        Activation::GeluTanh => map(x, y, 0.0, inlined!(|v: V| gelu::gelu_tanh(v))),
+        Activation::Silu => map(x, y, 0.0, inlined!(|v: V| logistic::silu(v))),
+        Activation::Softplus => map(x, y, 0.0, inlined!(|v: V| logistic::softplus(v))),
     }
 }
 
@@ -357,66 +305,21 @@ fn forward_kernel<V: Vector>(act: Activation, x: &[f32], y: &mut [f32]) {
 fn forward_in_place_kernel<V: Vector>(act: Activation, x: &mut [f32]) {
     match act {
         Activation::Identity => {}
-        Activation::Sigmoid => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| logistic::sigmoid(v),
-        ),
-        Activation::Tanh => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| tanh::tanh(v),
-        ),
-        Activation::Relu => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| rectifier::relu(v),
-        ),
+        Activation::Sigmoid => map_in_place(x, 0.0, inlined!(|v: V| logistic::sigmoid(v))),
+        Activation::Tanh => map_in_place(x, 0.0, inlined!(|v: V| tanh::tanh(v))),
+        Activation::Relu => map_in_place(x, 0.0, inlined!(|v: V| rectifier::relu(v))),
         Activation::LeakyRelu(s) => {
             let s = V::splat(s);
-            map_in_place(
-                x,
-                0.0,
-                #[inline(always)]
-                |v: V| rectifier::leaky_relu(v, s),
-            );
+            map_in_place(x, 0.0, inlined!(|v: V| rectifier::leaky_relu(v, s)));
         }
         Activation::Elu(a) => {
             let a = V::splat(a);
-            map_in_place(
-                x,
-                0.0,
-                #[inline(always)]
-                |v: V| rectifier::elu(v, a),
-            );
+            map_in_place(x, 0.0, inlined!(|v: V| rectifier::elu(v, a)));
         }
-        Activation::Gelu => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| gelu::gelu(v),
-        ),
-        Activation::GeluTanh => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| gelu::gelu_tanh(v),
-        ),
-        Activation::Silu => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| logistic::silu(v),
-        ),
-        Activation::Softplus => map_in_place(
-            x,
-            0.0,
-            #[inline(always)]
-            |v: V| logistic::softplus(v),
-        ),
+        Activation::Gelu => map_in_place(x, 0.0, inlined!(|v: V| gelu::gelu(v))),
+        Activation::GeluTanh => map_in_place(x, 0.0, inlined!(|v: V| gelu::gelu_tanh(v))),
+        Activation::Silu => map_in_place(x, 0.0, inlined!(|v: V| logistic::silu(v))),
+        Activation::Softplus => map_in_place(x, 0.0, inlined!(|v: V| logistic::softplus(v))),
     }
 }
 
@@ -434,31 +337,17 @@ fn backward_kernel<V: Vector>(act: Activation, x: &[f32], y: &[f32], out: &mut O
             x,
             y,
             out,
-            #[inline(always)]
-            |_, y: V, g| logistic::sigmoid_grad(y, g),
+            inlined!(|_, y: V, g| logistic::sigmoid_grad(y, g)),
         ),
-        Activation::Tanh => zip3(
-            x,
-            y,
-            out,
-            #[inline(always)]
-            |_, y: V, g| tanh::tanh_grad(y, g),
-        ),
-        Activation::Relu => zip3(
-            x,
-            y,
-            out,
-            #[inline(always)]
-            |x: V, _, g| rectifier::relu_grad(x, g),
-        ),
+        Activation::Tanh => zip3(x, y, out, inlined!(|_, y: V, g| tanh::tanh_grad(y, g))),
+        Activation::Relu => zip3(x, y, out, inlined!(|x: V, _, g| rectifier::relu_grad(x, g))),
         Activation::LeakyRelu(s) => {
             let s = V::splat(s);
             zip3(
                 x,
                 y,
                 out,
-                #[inline(always)]
-                |x: V, _, g| rectifier::leaky_relu_grad(x, s, g),
+                inlined!(|x: V, _, g| rectifier::leaky_relu_grad(x, s, g)),
             );
         }
         Activation::Elu(a) => {
@@ -467,37 +356,17 @@ fn backward_kernel<V: Vector>(act: Activation, x: &[f32], y: &[f32], out: &mut O
                 x,
                 y,
                 out,
-                #[inline(always)]
-                |x: V, y, g| rectifier::elu_grad(x, y, a, g),
+                inlined!(|x: V, y, g| rectifier::elu_grad(x, y, a, g)),
             );
         }
-        Activation::Gelu => zip3(
-            x,
-            y,
-            out,
-            #[inline(always)]
-            |x: V, _, g| gelu::gelu_grad(x, g),
-        ),
-        Activation::GeluTanh => zip3(
-            x,
-            y,
-            out,
-            #[inline(always)]
-            |x: V, _, g| gelu::gelu_tanh_grad(x, g),
-        ),
-        Activation::Silu => zip3(
-            x,
-            y,
-            out,
-            #[inline(always)]
-            |x: V, _, g| logistic::silu_grad(x, g),
-        ),
+        Activation::Gelu => zip3(x, y, out, inlined!(|x: V, _, g| gelu::gelu_grad(x, g))),
+        Activation::GeluTanh => zip3(x, y, out, inlined!(|x: V, _, g| gelu::gelu_tanh_grad(x, g))),
+        Activation::Silu => zip3(x, y, out, inlined!(|x: V, _, g| logistic::silu_grad(x, g))),
         Activation::Softplus => zip3(
             x,
             y,
             out,
-            #[inline(always)]
-            |x: V, _, g| logistic::softplus_grad(x, g),
+            inlined!(|x: V, _, g| logistic::softplus_grad(x, g)),
         ),
     }
 }

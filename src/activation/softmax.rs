@@ -5,7 +5,7 @@
 //! maximum does not amplify rounding through the exponential.
 
 use super::vmath::{exp_neg_hi_lo, two_sum};
-use crate::backend::{Vector, dispatch, load_partial, map, map_in_place, store_partial};
+use crate::backend::{Vector, dispatch, inlined, load_partial, map, map_in_place, store_partial};
 use crate::error::{Error, Result, check_len};
 
 /// Checks the shared arguments of both functions.
@@ -106,7 +106,7 @@ pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
         for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
             let sum = exp_sum::<V>(xr, row_max::<V>(xr), Some(&mut *yr));
             let s = V::splat(sum);
-            map_in_place(yr, 0.0, #[inline(always)] |v: V| v / s);
+            map_in_place(yr, 0.0, inlined!(|v: V| v / s));
         }
     });
     Ok(())
@@ -130,10 +130,10 @@ pub fn log_softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
             let m = row_max::<V>(xr);
             let ls = V::splat(libm::logf(exp_sum::<V>(xr, m, None)));
             let mv = V::splat(m);
-            map(xr, yr, m, #[inline(always)] |v: V| {
+            map(xr, yr, m, inlined!(|v: V| {
                 let (hi, lo) = shift(v, mv);
                 (hi - ls) + lo
-            });
+            }));
         }
     });
     Ok(())
