@@ -16,7 +16,7 @@
 //! the direct paths (a tile read straight from the views), whose gain is in
 //! the vector loads. [`matmul::blocking`](crate::matmul) explains the sizes.
 
-use super::{EMULATED, LANES};
+use super::{EMULATED, LANES, Vector};
 
 /// Whether the target has SIMD registers and caches to tune for.
 const SIMD: bool = !EMULATED;
@@ -57,3 +57,75 @@ pub(crate) const KS: usize = if SIMD { 128 } else { 32 };
 
 /// Whether the direct paths exist.
 pub(crate) const DIRECT: bool = SIMD;
+
+/// The tile, blocks and paths of the matrix product for one [`Vector`]
+/// type: the constants above for `wide`'s [`F32s`](super::F32s), and the
+/// AVX2 and AVX-512 choices of the table for the run-time types.
+///
+/// Stable Rust cannot size an array by an associated constant in generic
+/// code, so the kernels take `MR`, `NV`, `NR` and `KS` as const generic
+/// parameters as well, instantiated from these where the vector type is
+/// known (the dispatch sites).
+pub(crate) trait Gemm: Vector {
+    /// Rows in the register tile.
+    const MR: usize;
+    /// Vectors in a row of the register tile.
+    const NV: usize;
+    /// Columns in the register tile.
+    const NR: usize = Self::NV * Self::LANES;
+    /// The longest slice of the inner dimension packed at a time.
+    const KC: usize;
+    /// Rows of A packed at a time (a multiple of `MR`).
+    const MC: usize;
+    /// Columns of B packed at a time (a multiple of `NR`).
+    const NC: usize;
+    /// Slice of the inner dimension packed on the stack at a time.
+    const KS: usize;
+    /// Whether the direct paths exist.
+    const DIRECT: bool;
+}
+
+impl Gemm for super::F32s {
+    const MR: usize = MR;
+    const NV: usize = NV;
+    const KC: usize = KC;
+    const MC: usize = MC;
+    const NC: usize = NC;
+    const KS: usize = KS;
+    const DIRECT: bool = DIRECT;
+}
+
+#[cfg(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+))]
+mod x86 {
+    use super::super::x86::{F32x8, F32x16};
+    use super::Gemm;
+
+    impl Gemm for F32x8 {
+        const MR: usize = 6;
+        const NV: usize = 2;
+        const KC: usize = 512;
+        const MC: usize = 6 * (144 / 6);
+        const NC: usize = 16 * (2048 / 16);
+        const KS: usize = 128;
+        const DIRECT: bool = true;
+    }
+
+    impl Gemm for F32x16 {
+        const MR: usize = 14;
+        const NV: usize = 2;
+        const KC: usize = 192;
+        const MC: usize = 14 * (144 / 14);
+        const NC: usize = 32 * (2048 / 32);
+        const KS: usize = 128;
+        const DIRECT: bool = true;
+    }
+}

@@ -56,6 +56,7 @@ mod vector;
 ))]
 pub(crate) mod x86;
 
+pub(crate) use gemm::Gemm;
 pub(crate) use vector::{Bits, Vector};
 
 /// Evaluates `$body` with the type name `$V` bound to the [`Vector`] of the
@@ -187,33 +188,6 @@ mod lanes {
     pub(crate) type F32s = wide::f32x16;
     pub(crate) type U32s = wide::u32x16;
     pub(crate) const LANES: usize = 16;
-
-    /// The `16 x 16` block of `rows` transposed, in registers.
-    ///
-    /// `wide` transposes 4 and 8 lanes with shuffles but 16 lanes element
-    /// by element through memory, where each load of a row just stored
-    /// element-wise stalls; packing a matrix that way took a fifth of a
-    /// 512-cube product. So this transposes the four 8 x 8 quadrants.
-    #[inline(always)]
-    pub(crate) fn transpose(rows: [F32s; 16]) -> [F32s; 16] {
-        use wide::f32x8;
-        // Row `r` as its two halves, columns 0..8 and 8..16.
-        let halves: [[f32x8; 2]; 16] = super::bitcast(rows);
-        let quadrant =
-            |r0: usize, h: usize| f32x8::transpose(core::array::from_fn(|r| halves[r0 + r][h]));
-        let (top_left, bottom_left) = (quadrant(0, 0), quadrant(8, 0));
-        let (top_right, bottom_right) = (quadrant(0, 1), quadrant(8, 1));
-        // Output rows 0..8 are the columns 0..8: the transposed left
-        // quadrants side by side; rows 8..16 the right ones.
-        let out: [[f32x8; 2]; 16] = core::array::from_fn(|r| {
-            if r < 8 {
-                [top_left[r], bottom_left[r]]
-            } else {
-                [top_right[r - 8], bottom_right[r - 8]]
-            }
-        });
-        super::bitcast(out)
-    }
 }
 
 #[cfg(any(
@@ -232,12 +206,6 @@ mod lanes {
     pub(crate) type F32s = wide::f32x8;
     pub(crate) type U32s = wide::u32x8;
     pub(crate) const LANES: usize = 8;
-
-    /// The `8 x 8` block of `rows` transposed, in registers.
-    #[inline(always)]
-    pub(crate) fn transpose(rows: [F32s; 8]) -> [F32s; 8] {
-        F32s::transpose(rows)
-    }
 }
 
 #[cfg(any(
@@ -252,15 +220,9 @@ mod lanes {
     pub(crate) type F32s = wide::f32x4;
     pub(crate) type U32s = wide::u32x4;
     pub(crate) const LANES: usize = 4;
-
-    /// The `4 x 4` block of `rows` transposed, in registers.
-    #[inline(always)]
-    pub(crate) fn transpose(rows: [F32s; 4]) -> [F32s; 4] {
-        F32s::transpose(rows)
-    }
 }
 
-pub(crate) use lanes::{F32s, LANES, U32s, transpose};
+pub(crate) use lanes::{F32s, LANES, U32s};
 
 /// Whether the width was forced with the `microprop_lanes` cfg.
 const FORCED: bool = cfg!(any(
@@ -505,7 +467,7 @@ mod tests {
     fn transpose_swaps_rows_and_columns() {
         let rows: [F32s; LANES] =
             core::array::from_fn(|r| F32s::new(core::array::from_fn(|c| (r * LANES + c) as f32)));
-        for (c, col) in transpose(rows).iter().enumerate() {
+        for (c, col) in <F32s as Vector>::transpose(rows).iter().enumerate() {
             for (r, &x) in col.to_array().iter().enumerate() {
                 assert_eq!(x, (r * LANES + c) as f32);
             }

@@ -432,6 +432,38 @@ impl Vector for F32x8 {
         // SAFETY: see the module docs.
         Self(unsafe { _mm256_castsi256_ps(bits.0) })
     }
+    type Square = [Self; 8];
+    const ZERO_SQUARE: [Self; 8] = [Self::ZERO; 8];
+    #[inline(always)]
+    fn transpose(r: [Self; 8]) -> [Self; 8] {
+        let mut out = [Self::ZERO; 8];
+        // SAFETY: see the module docs.
+        unsafe {
+            // Rows interleaved in pairs: `t[2 p]` holds columns 0, 1, 4, 5
+            // and `t[2 p + 1]` columns 2, 3, 6, 7 of rows `2 p` and `2 p + 1`.
+            let mut t = [_mm256_setzero_ps(); 8];
+            for p in 0..4 {
+                t[2 * p] = _mm256_unpacklo_ps(r[2 * p].0, r[2 * p + 1].0);
+                t[2 * p + 1] = _mm256_unpackhi_ps(r[2 * p].0, r[2 * p + 1].0);
+            }
+            // Then in quadruples: `s[4 h + j]` holds columns `j` and `j + 4`
+            // of rows `4 h..4 h + 4`.
+            let mut s = [_mm256_setzero_ps(); 8];
+            for h in 0..2 {
+                let t = &t[4 * h..];
+                s[4 * h] = _mm256_shuffle_ps::<0x44>(t[0], t[2]);
+                s[4 * h + 1] = _mm256_shuffle_ps::<0xEE>(t[0], t[2]);
+                s[4 * h + 2] = _mm256_shuffle_ps::<0x44>(t[1], t[3]);
+                s[4 * h + 3] = _mm256_shuffle_ps::<0xEE>(t[1], t[3]);
+            }
+            // Then the 128-bit halves exchanged.
+            for j in 0..4 {
+                out[j] = Self(_mm256_permute2f128_ps::<0x20>(s[j], s[j + 4]));
+                out[j + 4] = Self(_mm256_permute2f128_ps::<0x31>(s[j], s[j + 4]));
+            }
+        }
+        out
+    }
 }
 
 impl Bits for U32x8 {
@@ -549,6 +581,33 @@ impl F32x16 {
         Self::from_bits(U32x16::from_mask(unsafe {
             _mm512_cmp_ps_mask::<P>(self.0, rhs.0)
         }))
+    }
+}
+
+impl F32x16 {
+    /// Half `h` of the lanes: 0..8 or 8..16.
+    #[inline(always)]
+    fn half(self, h: usize) -> F32x8 {
+        // SAFETY: see the module docs.
+        F32x8(unsafe {
+            if h == 0 {
+                _mm512_castps512_ps256(self.0)
+            } else {
+                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self.0)))
+            }
+        })
+    }
+
+    /// The lanes of `lo` then those of `hi`.
+    #[inline(always)]
+    fn join(lo: F32x8, hi: F32x8) -> Self {
+        // SAFETY: see the module docs.
+        Self(unsafe {
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                _mm512_castpd256_pd512(_mm256_castps_pd(lo.0)),
+                _mm256_castps_pd(hi.0),
+            ))
+        })
     }
 }
 
@@ -697,6 +756,29 @@ impl Vector for F32x16 {
         // SAFETY: see the module docs.
         Self(unsafe { _mm512_castsi512_ps(bits.0) })
     }
+    type Square = [Self; 16];
+    const ZERO_SQUARE: [Self; 16] = [Self::ZERO; 16];
+    #[inline(always)]
+    fn transpose(rows: [Self; 16]) -> [Self; 16] {
+        // The four 8 x 8 quadrants transposed with `F32x8`'s shuffles, as
+        // `wide`'s 16 lanes are in `vector`.
+        let mut q = [[F32x8::ZERO; 8]; 4];
+        for (i, quadrant) in q.iter_mut().enumerate() {
+            let (r0, h) = (8 * (i % 2), i / 2);
+            for (r, x) in quadrant.iter_mut().enumerate() {
+                *x = rows[r0 + r].half(h);
+            }
+            *quadrant = F32x8::transpose(*quadrant);
+        }
+        // Output rows 0..8 are the columns 0..8: the transposed left
+        // quadrants (top, bottom) side by side; rows 8..16 the right ones.
+        let mut out = [Self::ZERO; 16];
+        for r in 0..8 {
+            out[r] = Self::join(q[0][r], q[1][r]);
+            out[r + 8] = Self::join(q[2][r], q[3][r]);
+        }
+        out
+    }
 }
 
 impl Bits for U32x16 {
@@ -831,6 +913,39 @@ mod tests {
                 level.avx2().run(matches_wide::<F32x8>);
             }
             Level::Avx2(level) => level.run(matches_wide::<F32x8>),
+            Level::Baseline => {}
+        }
+    }
+
+    /// `V::transpose` against `wide`'s transpose of the same width (whose
+    /// 16 lanes transpose by quadrants too), lane for lane.
+    fn transposes_as_wide<V: Vector, W: Vector>() {
+        assert_eq!(V::LANES, W::LANES);
+        let n = V::LANES;
+        let (mut v, mut w) = (V::ZERO_SQUARE, W::ZERO_SQUARE);
+        for r in 0..n {
+            let row: std::vec::Vec<f32> = (0..n).map(|c| (r * n + c) as f32).collect();
+            v.as_mut()[r] = V::load(&row);
+            w.as_mut()[r] = W::load(&row);
+        }
+        let (v, w) = (V::transpose(v), W::transpose(w));
+        for r in 0..n {
+            let (got, want) = (v.as_ref()[r].to_array(), w.as_ref()[r].to_array());
+            for c in 0..n {
+                assert_eq!(got.as_ref()[c], want.as_ref()[c], "{n} lanes ({r}, {c})");
+                assert_eq!(got.as_ref()[c], (c * n + r) as f32);
+            }
+        }
+    }
+
+    #[test]
+    fn run_time_transposes_match_wide() {
+        match level() {
+            Level::Avx512(level) => {
+                level.run(transposes_as_wide::<F32x16, wide::f32x16>);
+                level.avx2().run(transposes_as_wide::<F32x8, wide::f32x8>);
+            }
+            Level::Avx2(level) => level.run(transposes_as_wide::<F32x8, wide::f32x8>),
             Level::Baseline => {}
         }
     }

@@ -33,29 +33,39 @@
 //! block for, so there the blocks are small to keep the workspace small.
 //! The numbers live in the backend ([`crate::backend::gemm`]).
 
-use super::kernel::{MR, NR};
 use super::small;
-use crate::backend::LANES;
-
-pub(crate) use crate::backend::gemm::{KC, MC, NC};
+use crate::backend::Gemm;
 
 /// The length of the slices of the inner dimension for a product with
 /// inner dimension `k`: at most `KC`, and as even as a multiple of the lane
 /// count allows, so that no slice is much shorter than the others (with
 /// `k = 784`, four slices of 200, 200, 200 and 184 instead of three of 256
 /// and one of 16, whose pass over C would cost as much as a full one).
-pub(crate) fn slice_len(k: usize) -> usize {
-    k.div_ceil(k.div_ceil(KC)).next_multiple_of(LANES).min(KC)
+#[inline(always)]
+pub(crate) fn slice_len<V: Gemm>(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(V::KC))
+        .next_multiple_of(V::LANES)
+        .min(V::KC)
 }
 
 /// The lengths of the packed A block and the packed B block for an
 /// `m x k` by `k x n` product on the packed path.
-pub(crate) fn packed_lens(m: usize, n: usize, k: usize) -> (usize, usize) {
-    let kc = slice_len(k);
+#[inline(always)]
+pub(crate) fn packed_lens<V: Gemm>(m: usize, n: usize, k: usize) -> (usize, usize) {
+    let kc = slice_len::<V>(k);
     (
-        kc * m.min(MC).next_multiple_of(MR),
-        kc * n.min(NC).next_multiple_of(NR),
+        kc * m.min(V::MC).next_multiple_of(V::MR),
+        kc * n.min(V::NC).next_multiple_of(V::NR),
     )
+}
+
+/// The workspace of the packed path with the vector type `V`, C either way
+/// round.
+fn packed_len<V: Gemm>(m: usize, n: usize, k: usize) -> usize {
+    // A transposed C is computed as C^T = B^T * A^T, which swaps m and n.
+    let (a, b) = packed_lens::<V>(m, n, k);
+    let (at, bt) = packed_lens::<V>(n, m, k);
+    (a + b).max(at + bt)
 }
 
 /// The number of `f32` of workspace that [`gemm`](super::gemm) needs for
@@ -65,14 +75,27 @@ pub(crate) fn packed_lens(m: usize, n: usize, k: usize) -> (usize, usize) {
 /// [`gemm`](super::gemm) computes without packing; otherwise it holds one
 /// packed block of A and one of B, at most
 /// `KC * (MC + NC)` floats (about 4.5 MB with AVX2) however large the
-/// matrices are.
+/// matrices are. Where the instruction set is chosen at run time, it fits
+/// every instruction set the process may choose.
 pub fn gemm_workspace_len(m: usize, n: usize, k: usize) -> usize {
     if m == 0 || n == 0 || k == 0 || small::is_small(m, n, k) {
-        0
-    } else {
-        // A transposed C is computed as C^T = B^T * A^T, which swaps m and n.
-        let (a, b) = packed_lens(m, n, k);
-        let (at, bt) = packed_lens(n, m, k);
-        (a + b).max(at + bt)
+        return 0;
     }
+    let len = packed_len::<crate::backend::F32s>(m, n, k);
+    #[cfg(all(
+        target_arch = "x86_64",
+        feature = "std",
+        not(any(
+            microprop_lanes = "16",
+            microprop_lanes = "8",
+            microprop_lanes = "4",
+            microprop_lanes = "emulated"
+        ))
+    ))]
+    let len = {
+        use crate::backend::x86::{F32x8, F32x16};
+        len.max(packed_len::<F32x8>(m, n, k))
+            .max(packed_len::<F32x16>(m, n, k))
+    };
+    len
 }

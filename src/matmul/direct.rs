@@ -26,9 +26,9 @@
 //! `gemm_parallel` cuts C into bands).
 
 use super::driver::Epilogue;
-use super::kernel::{MR, NR, NV, load_row, rank1};
+use super::kernel::{load_row, rank1};
 use super::view::{MatMut, MatRef};
-use crate::backend::{F32s, LANES, gemm, load_partial};
+use crate::backend::{Gemm, Vector, load_partial};
 
 /// Rows in a dot-product tile.
 const DR: usize = 2;
@@ -46,7 +46,7 @@ const DIRECT_MAX: usize = 1 << 19;
 /// row-major).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direct {
-    /// Rows of B contiguous, at least `NR` columns.
+    /// Rows of B contiguous, at least `V::NR` columns.
     Broadcast,
     /// Rows of A and columns of B contiguous, at least `DC` columns.
     Dot,
@@ -54,12 +54,13 @@ pub(crate) enum Direct {
 
 impl Direct {
     /// The kernel for `a * b`, or `None` if the product is too large or its
-    /// layout or width suits neither kernel.
-    pub(crate) fn choose(a: &MatRef, b: &MatRef) -> Option<Self> {
+    /// layout or width suits neither kernel, with the vector type `V`.
+    #[inline(always)]
+    pub(crate) fn choose<V: Gemm>(a: &MatRef, b: &MatRef) -> Option<Self> {
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        if !gemm::DIRECT || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX {
+        if !V::DIRECT || m.saturating_mul(n).saturating_mul(k) > DIRECT_MAX {
             None
-        } else if b.cs == 1 && n >= NR {
+        } else if b.cs == 1 && n >= V::NR {
             Some(Self::Broadcast)
         } else if a.cs == 1 && b.rs == 1 && n >= DC {
             Some(Self::Dot)
@@ -69,8 +70,9 @@ impl Direct {
     }
 
     /// `C = alpha * A * B + beta * C` with this kernel, for non-empty
-    /// shapes with C row-major that [`Direct::choose`] accepted.
-    pub(crate) fn gemm(
+    /// shapes with C row-major that [`Direct::choose`] accepted with `V`.
+    #[inline(always)]
+    pub(crate) fn gemm<V: Vector, const MR: usize, const NV: usize, const NR: usize>(
         self,
         alpha: f32,
         a: MatRef,
@@ -81,8 +83,8 @@ impl Direct {
     ) {
         let s = Scale { alpha, beta };
         match self {
-            Self::Broadcast => broadcast(s, a, b, c, epi),
-            Self::Dot => dot(s, a, b, c, epi),
+            Self::Broadcast => broadcast::<V, MR, NV, NR>(s, a, b, c, epi),
+            Self::Dot => dot::<V>(s, a, b, c, epi),
         }
     }
 }
@@ -99,15 +101,15 @@ impl Scale {
     /// read) when `beta != 0`. `PLAIN` means `alpha == 1` and `beta == 0`,
     /// where the result is `acc` bit for bit.
     #[inline(always)]
-    fn vector<const PLAIN: bool>(self, acc: F32s, c: impl FnOnce() -> F32s) -> F32s {
+    fn vector<V: Vector, const PLAIN: bool>(self, acc: V, c: impl FnOnce() -> V) -> V {
         if PLAIN {
             return acc;
         }
-        let x = acc * F32s::splat(self.alpha);
+        let x = acc * V::splat(self.alpha);
         if self.beta == 0.0 {
             x
         } else {
-            c().mul_add(F32s::splat(self.beta), x)
+            c().mul_add(V::splat(self.beta), x)
         }
     }
 
@@ -124,6 +126,7 @@ impl Scale {
     }
 
     /// Whether this is the common `alpha == 1`, `beta == 0`.
+    #[inline(always)]
     fn plain(self) -> bool {
         self.alpha == 1.0 && self.beta == 0.0
     }
@@ -133,27 +136,44 @@ impl Scale {
 /// columns, with the number of its leading columns already covered by the
 /// previous window: `0, width, 2 width, ...`, the last one shifted left to
 /// end at `n`.
+#[inline(always)]
 fn windows(n: usize, width: usize) -> impl Iterator<Item = (usize, usize)> {
     debug_assert!(n >= width);
     let full = n / width;
     let rem = n % width;
     (0..full)
-        .map(move |w| (w * width, 0))
+        .map(
+            #[inline(always)]
+            move |w| (w * width, 0),
+        )
         .chain((rem > 0).then_some((n - width, width - rem)))
 }
 
 /// The broadcast kernel over all of C: `NR`-column panels, `MR`-row strips.
-fn broadcast(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
+#[inline(always)]
+fn broadcast<V: Vector, const MR: usize, const NV: usize, const NR: usize>(
+    s: Scale,
+    a: MatRef,
+    b: MatRef,
+    c: &mut MatMut,
+    epi: &dyn Epilogue,
+) {
     if s.plain() {
-        broadcast_with::<true>(s, a, b, c, epi);
+        broadcast_with::<V, MR, NV, NR, true>(s, a, b, c, epi);
     } else {
-        broadcast_with::<false>(s, a, b, c, epi);
+        broadcast_with::<V, MR, NV, NR, false>(s, a, b, c, epi);
     }
 }
 
 /// [`broadcast`] with `PLAIN` as in [`Scale::vector`].
 #[inline(always)]
-fn broadcast_with<const PLAIN: bool>(
+fn broadcast_with<
+    V: Vector,
+    const MR: usize,
+    const NV: usize,
+    const NR: usize,
+    const PLAIN: bool,
+>(
     s: Scale,
     a: MatRef,
     b: MatRef,
@@ -164,7 +184,7 @@ fn broadcast_with<const PLAIN: bool>(
     for (j0, skip) in windows(b.cols, NR) {
         let mut i0 = 0;
         while m - i0 >= MR {
-            broadcast_tile::<MR, PLAIN>(s, &a, &b, c, (i0, j0, skip));
+            broadcast_tile::<V, MR, NV, NR, PLAIN>(s, &a, &b, c, (i0, j0, skip));
             i0 += MR;
         }
         // The leftover strip, fewer than `MR` rows, in one tile of its
@@ -173,19 +193,19 @@ fn broadcast_with<const PLAIN: bool>(
         let at = (i0, j0, skip);
         match m - i0 {
             0 => {}
-            1 => broadcast_tile::<1, PLAIN>(s, &a, &b, c, at),
-            2 => broadcast_tile::<2, PLAIN>(s, &a, &b, c, at),
-            3 => broadcast_tile::<3, PLAIN>(s, &a, &b, c, at),
-            4 => broadcast_tile::<4, PLAIN>(s, &a, &b, c, at),
-            5 => broadcast_tile::<5, PLAIN>(s, &a, &b, c, at),
-            6 => broadcast_tile::<6, PLAIN>(s, &a, &b, c, at),
-            7 => broadcast_tile::<7, PLAIN>(s, &a, &b, c, at),
-            8 => broadcast_tile::<8, PLAIN>(s, &a, &b, c, at),
-            9 => broadcast_tile::<9, PLAIN>(s, &a, &b, c, at),
-            10 => broadcast_tile::<10, PLAIN>(s, &a, &b, c, at),
-            11 => broadcast_tile::<11, PLAIN>(s, &a, &b, c, at),
-            12 => broadcast_tile::<12, PLAIN>(s, &a, &b, c, at),
-            _ => broadcast_tile::<13, PLAIN>(s, &a, &b, c, at),
+            1 => broadcast_tile::<V, 1, NV, NR, PLAIN>(s, &a, &b, c, at),
+            2 => broadcast_tile::<V, 2, NV, NR, PLAIN>(s, &a, &b, c, at),
+            3 => broadcast_tile::<V, 3, NV, NR, PLAIN>(s, &a, &b, c, at),
+            4 => broadcast_tile::<V, 4, NV, NR, PLAIN>(s, &a, &b, c, at),
+            5 => broadcast_tile::<V, 5, NV, NR, PLAIN>(s, &a, &b, c, at),
+            6 => broadcast_tile::<V, 6, NV, NR, PLAIN>(s, &a, &b, c, at),
+            7 => broadcast_tile::<V, 7, NV, NR, PLAIN>(s, &a, &b, c, at),
+            8 => broadcast_tile::<V, 8, NV, NR, PLAIN>(s, &a, &b, c, at),
+            9 => broadcast_tile::<V, 9, NV, NR, PLAIN>(s, &a, &b, c, at),
+            10 => broadcast_tile::<V, 10, NV, NR, PLAIN>(s, &a, &b, c, at),
+            11 => broadcast_tile::<V, 11, NV, NR, PLAIN>(s, &a, &b, c, at),
+            12 => broadcast_tile::<V, 12, NV, NR, PLAIN>(s, &a, &b, c, at),
+            _ => broadcast_tile::<V, 13, NV, NR, PLAIN>(s, &a, &b, c, at),
         }
         // The panel's columns are finished in every row.
         epi.apply(c, (0, j0 + skip), (m, NR - skip));
@@ -195,7 +215,13 @@ fn broadcast_with<const PLAIN: bool>(
 /// One `R x NR` tile at rows `i0..`, columns `j0..`, of which the first
 /// `skip` columns are not stored (another tile stores them).
 #[inline(always)]
-fn broadcast_tile<const R: usize, const PLAIN: bool>(
+fn broadcast_tile<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const NR: usize,
+    const PLAIN: bool,
+>(
     s: Scale,
     a: &MatRef,
     b: &MatRef,
@@ -205,15 +231,30 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
     let k = a.cols;
     let b_rows = Strided::new(&b.data[j0..], b.rs, k);
     let acc = if a.cs == 1 {
-        let rows: [&[f32]; R] = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
-        let a_col = |p: usize| core::array::from_fn(|r| rows[r][p]);
-        broadcast_kernel((0..k - 1).map(a_col), a_col(k - 1), b_rows)
+        let mut rows: [&[f32]; R] = [&[]; R];
+        for (r, row) in rows.iter_mut().enumerate() {
+            *row = a.row_segment(i0 + r, 0, k);
+        }
+        let a_col = core::convert::identity(
+            #[inline(always)]
+            |p: usize| {
+                let mut col = [0.0; R];
+                for (x, row) in col.iter_mut().zip(&rows) {
+                    *x = row[p];
+                }
+                col
+            },
+        );
+        broadcast_kernel::<V, R, NV, NR>((0..k - 1).map(a_col), a_col(k - 1), b_rows)
     } else {
         // Columns of A are contiguous: the `R` elements of column p are
         // adjacent, `a.cs` apart from column to column.
         let a_cols = Strided::new(&a.data[i0..], a.cs, k);
-        let first = |x: &[f32]| x.as_chunks::<R>().0[0];
-        broadcast_kernel(
+        let first = core::convert::identity(
+            #[inline(always)]
+            |x: &[f32]| x.as_chunks::<R>().0[0],
+        );
+        broadcast_kernel::<V, R, NV, NR>(
             a_cols.body::<R>().map(first),
             first(a_cols.last::<R>()),
             b_rows,
@@ -222,33 +263,40 @@ fn broadcast_tile<const R: usize, const PLAIN: bool>(
     if skip == 0 {
         for (r, acc_row) in acc.iter().enumerate() {
             let row = c.row_segment(i0 + r, j0, NR);
-            let (chunks, _) = row.as_chunks_mut::<LANES>();
-            for (dst, &x) in chunks.iter_mut().zip(acc_row) {
-                *dst = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
+            for (dst, &x) in row.chunks_exact_mut(V::LANES).zip(acc_row) {
+                s.vector::<V, PLAIN>(
+                    x,
+                    #[inline(always)]
+                    || V::load(dst),
+                )
+                .store(dst);
             }
         }
     } else {
-        store_shifted::<R, PLAIN>(s, &acc, c, (i0, j0, skip));
+        store_shifted::<V, R, NV, NR, PLAIN>(s, &acc, c, (i0, j0, skip));
     }
 }
 
 /// Stores the tile of [`broadcast_tile`] whose first `skip` columns are
 /// stored already.
-#[inline(never)]
-fn store_shifted<const R: usize, const PLAIN: bool>(
+#[inline(always)]
+fn store_shifted<V: Vector, const R: usize, const NV: usize, const NR: usize, const PLAIN: bool>(
     s: Scale,
-    acc: &[[F32s; NV]; R],
+    acc: &[[V; NV]; R],
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
 ) {
     for (r, acc_row) in acc.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, NR);
-        let (chunks, _) = row.as_chunks_mut::<LANES>();
-        for (v, (dst, &x)) in chunks.iter_mut().zip(acc_row).enumerate() {
-            let y = s.vector::<PLAIN>(x, || F32s::new(*dst)).to_array();
-            for (l, d) in dst.iter_mut().enumerate() {
-                if v * LANES + l >= skip {
-                    *d = y[l];
+        for (v, (dst, &x)) in row.chunks_exact_mut(V::LANES).zip(acc_row).enumerate() {
+            let y = s.vector::<V, PLAIN>(
+                x,
+                #[inline(always)]
+                || V::load(dst),
+            );
+            for (l, (d, &y)) in dst.iter_mut().zip(y.to_array().as_ref()).enumerate() {
+                if v * V::LANES + l >= skip {
+                    *d = y;
                 }
             }
         }
@@ -282,7 +330,10 @@ impl<'a> Strided<'a> {
     #[inline(always)]
     fn body<const N: usize>(self) -> impl Iterator<Item = &'a [f32]> {
         let rs = self.rs.max(N);
-        self.body.chunks_exact(rs).map(|row| &row[..N])
+        self.body.chunks_exact(rs).map(
+            #[inline(always)]
+            |row| &row[..N],
+        )
     }
 
     /// The first `N` floats of the last row.
@@ -295,42 +346,52 @@ impl<'a> Strided<'a> {
 /// `R x NR` accumulators over the `k` rows of B in `b` and the columns of
 /// A: the first `k - 1` from `a_body`, then `a_last`.
 #[inline(always)]
-fn broadcast_kernel<const R: usize>(
+fn broadcast_kernel<V: Vector, const R: usize, const NV: usize, const NR: usize>(
     a_body: impl Iterator<Item = [f32; R]>,
     a_last: [f32; R],
     b: Strided,
-) -> [[F32s; NV]; R] {
-    let mut acc = [[F32s::ZERO; NV]; R];
+) -> [[V; NV]; R] {
+    let mut acc = [[V::ZERO; NV]; R];
     for (a_col, b_row) in a_body.zip(b.body::<NR>()) {
-        rank1(&mut acc, &a_col, &load_row(b_row));
+        rank1(&mut acc, &a_col, &load_row::<V, NV>(b_row));
     }
-    rank1(&mut acc, &a_last, &load_row(b.last::<NR>()));
+    rank1(&mut acc, &a_last, &load_row::<V, NV>(b.last::<NR>()));
     acc
 }
 
 /// The dot kernel over all of C: `DR`-row strips, `DC`-column windows.
-fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
+#[inline(always)]
+fn dot<V: Vector>(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let bt = b.t();
     // The last `k % LANES` terms come from one vector ending at `k`, with
     // its leading lanes (already summed) masked off; below `LANES` terms,
     // from zero-padded vectors.
-    let rem = k % LANES;
-    let mask = F32s::new(core::array::from_fn(|l| {
-        f32::from_bits(if l >= LANES - rem { !0 } else { 0 })
-    }));
+    let lanes = V::LANES;
+    let rem = k % lanes;
+    let mut mask = V::ZERO.to_array();
+    for (l, x) in mask.as_mut().iter_mut().enumerate() {
+        *x = f32::from_bits(if l >= lanes - rem { !0 } else { 0 });
+    }
+    let mask = V::new(mask);
     // Rows `..done` have been through the epilogue.
     let (mut i0, mut done) = (0, 0);
     while i0 < m {
         let rows = DR.min(m - i0);
         for (j0, skip) in windows(n, DC) {
-            let cols: [&[f32]; DC] = core::array::from_fn(|j| bt.row_segment(j0 + j, 0, k));
+            let mut cols: [&[f32]; DC] = [&[]; DC];
+            for (j, col) in cols.iter_mut().enumerate() {
+                *col = bt.row_segment(j0 + j, 0, k);
+            }
             if rows == DR {
-                let a_rows = core::array::from_fn(|r| a.row_segment(i0 + r, 0, k));
-                dot_tile::<DR>(s, a_rows, cols, mask, c, (i0, j0, skip));
+                let mut a_rows: [&[f32]; DR] = [&[]; DR];
+                for (r, row) in a_rows.iter_mut().enumerate() {
+                    *row = a.row_segment(i0 + r, 0, k);
+                }
+                dot_tile::<V, DR>(s, a_rows, cols, mask, c, (i0, j0, skip));
             } else {
                 let a_rows = [a.row_segment(i0, 0, k)];
-                dot_tile::<1>(s, a_rows, cols, mask, c, (i0, j0, skip));
+                dot_tile::<V, 1>(s, a_rows, cols, mask, c, (i0, j0, skip));
             }
         }
         i0 += rows;
@@ -345,38 +406,53 @@ fn dot(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
 /// columns `b_cols` of B (all `k` long), stored at rows `i0..`, columns
 /// `j0 + skip..j0 + DC` of C.
 #[inline(always)]
-fn dot_tile<const R: usize>(
+fn dot_tile<V: Vector, const R: usize>(
     s: Scale,
     a_rows: [&[f32]; R],
     b_cols: [&[f32]; DC],
-    mask: F32s,
+    mask: V,
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
 ) {
     let k = a_rows[0].len();
-    let body = k / LANES;
-    let a_chunks: [&[[f32; LANES]]; R] = core::array::from_fn(|r| &a_rows[r].as_chunks().0[..body]);
-    let b_chunks: [&[[f32; LANES]]; DC] =
-        core::array::from_fn(|j| &b_cols[j].as_chunks().0[..body]);
-    let mut acc = [[F32s::ZERO; DC]; R];
-    for q in 0..body {
-        let av: [F32s; R] = core::array::from_fn(|r| F32s::new(a_chunks[r][q]));
+    let lanes = V::LANES;
+    let body = k / lanes;
+    let mut a_chunks: [&[f32]; R] = [&[]; R];
+    for (x, row) in a_chunks.iter_mut().zip(&a_rows) {
+        *x = &row[..body * lanes];
+    }
+    let mut b_chunks: [&[f32]; DC] = [&[]; DC];
+    for (x, col) in b_chunks.iter_mut().zip(&b_cols) {
+        *x = &col[..body * lanes];
+    }
+    let mut acc = [[V::ZERO; DC]; R];
+    for q in (0..body * lanes).step_by(lanes) {
+        let mut av = [V::ZERO; R];
+        for (x, row) in av.iter_mut().zip(&a_chunks) {
+            *x = V::load(&row[q..]);
+        }
         for (j, bc) in b_chunks.iter().enumerate() {
-            let bv = F32s::new(bc[q]);
+            let bv = V::load(&bc[q..]);
             for (acc_row, &ar) in acc.iter_mut().zip(&av) {
                 acc_row[j] = ar.mul_add(bv, acc_row[j]);
             }
         }
     }
-    if !k.is_multiple_of(LANES) {
-        let tail = |x: &[f32]| {
-            if body == 0 {
-                load_partial(x, 0.0)
-            } else {
-                F32s::new(x[k - LANES..].as_chunks::<LANES>().0[0]) & mask
-            }
-        };
-        let av: [F32s; R] = core::array::from_fn(|r| tail(a_rows[r]));
+    if !k.is_multiple_of(lanes) {
+        let tail = core::convert::identity(
+            #[inline(always)]
+            |x: &[f32]| {
+                if body == 0 {
+                    load_partial::<V>(x, 0.0)
+                } else {
+                    V::load(&x[k - lanes..]) & mask
+                }
+            },
+        );
+        let mut av = [V::ZERO; R];
+        for (x, row) in av.iter_mut().zip(&a_rows) {
+            *x = tail(row);
+        }
         for (j, bc) in b_cols.iter().enumerate() {
             let bv = tail(bc);
             for (acc_row, &ar) in acc.iter_mut().zip(&av) {

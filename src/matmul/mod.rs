@@ -97,8 +97,25 @@ pub use view::{MatMut, MatRef};
 
 pub(crate) use small::{dot, is_small, is_tiny, mul_add, pairs};
 
+use crate::backend::Gemm;
 use crate::error::{Error, Result, check_capacity};
 use driver::{Epilogue, Plain, gemm_packed};
+
+/// Calls `compute::<V, MR, NV, NR, KS>(args)` with the tile and stack slice
+/// of the vector type `V`.
+macro_rules! compute_with {
+    ($V:ident, $($arg:expr),* $(,)?) => {
+        $crate::matmul::compute::<
+            $V,
+            { <$V as $crate::backend::Gemm>::MR },
+            { <$V as $crate::backend::Gemm>::NV },
+            { <$V as $crate::backend::Gemm>::NR },
+            { <$V as $crate::backend::Gemm>::KS },
+        >($($arg),*)
+    };
+}
+#[cfg(feature = "parallel")]
+use compute_with;
 
 /// `C = alpha * A * B + beta * C`, for every combination of plain and
 /// transposed views.
@@ -176,7 +193,8 @@ fn check_shapes(a: &MatRef, b: &MatRef, c: &MatMut) -> Result<()> {
     Ok(())
 }
 
-/// The checked product: makes C row-major and picks the path.
+/// The checked product: makes C row-major, chooses the instruction set and
+/// the path.
 fn run(
     alpha: f32,
     a: MatRef,
@@ -186,12 +204,16 @@ fn run(
     workspace: &mut [f32],
     epi: &dyn Epilogue,
 ) {
-    if c.cs != 1 {
-        // C^T = B^T * A^T, with C^T row-major.
-        return run(alpha, b.t(), a.t(), beta, c.t(), workspace, epi);
-    }
-    let path = Path::choose(&a, &b);
-    compute(alpha, a, b, beta, c, workspace, epi, path);
+    // C^T = B^T * A^T, with C^T row-major.
+    let (a, b, c) = if c.cs == 1 {
+        (a, b, c)
+    } else {
+        (b.t(), a.t(), c.t())
+    };
+    crate::backend::dispatch!(V => {
+        let path = Path::choose::<V>(&a, &b);
+        compute_with!(V, alpha, a, b, beta, c, workspace, epi, path)
+    });
 }
 
 /// How a product with C row-major is computed. It is chosen once for the
@@ -210,11 +232,12 @@ enum Path {
 }
 
 impl Path {
-    /// The path for `a * b` with C row-major.
-    fn choose(a: &MatRef, b: &MatRef) -> Self {
+    /// The path for `a * b` with C row-major and the vector type `V`.
+    #[inline(always)]
+    fn choose<V: Gemm>(a: &MatRef, b: &MatRef) -> Self {
         if small::is_tiny(a.rows, b.cols, a.cols) {
             Self::Tiny
-        } else if let Some(d) = direct::Direct::choose(a, b) {
+        } else if let Some(d) = direct::Direct::choose::<V>(a, b) {
             Self::Direct(d)
         } else if small::is_small(a.rows, b.cols, a.cols) {
             Self::Small
@@ -224,9 +247,12 @@ impl Path {
     }
 }
 
-/// The product with C row-major, on `path`.
+/// The product with C row-major, on `path` (chosen with the same `V`), with
+/// the vector type `V` and its tile (`MR x NV` vectors of `NR` columns) and
+/// stack slice `KS` ([`Gemm`]).
 #[allow(clippy::too_many_arguments)]
-fn compute(
+#[inline(always)]
+fn compute<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS: usize>(
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -236,6 +262,7 @@ fn compute(
     epi: &dyn Epilogue,
     path: Path,
 ) {
+    const { assert!(NR == NV * V::LANES && MR == V::MR && NR == V::NR && KS == V::KS) };
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
@@ -252,37 +279,65 @@ fn compute(
         epi.apply(&mut c, (0, 0), (m, n));
     } else {
         match path {
-            Path::Tiny => small::gemm_tiny(alpha, a, b, beta, &mut c, epi),
-            Path::Direct(d) => d.gemm(alpha, a, b, beta, &mut c, epi),
-            Path::Small => small::gemm_small(alpha, a, b, beta, &mut c, epi),
-            Path::Packed => gemm_packed(alpha, a, b, beta, &mut c, workspace, epi),
+            Path::Tiny => small::gemm_tiny::<V>(alpha, a, b, beta, &mut c, epi),
+            Path::Direct(d) => d.gemm::<V, MR, NV, NR>(alpha, a, b, beta, &mut c, epi),
+            Path::Small => {
+                small::gemm_small::<V, MR, NV, NR, KS>(alpha, a, b, beta, &mut c, epi);
+            }
+            Path::Packed => {
+                gemm_packed::<V, MR, NV, NR>(alpha, a, b, beta, &mut c, workspace, epi);
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! Every path swept over every tile-edge shape of this build's kernel,
-    //! against the f64 reference (the public tests see only the path that
-    //! `gemm` picks for each shape).
-    use super::kernel::{MR, NR};
+    //! Every path swept over every tile-edge shape of each instruction set's
+    //! kernel (the build's own and the run-time one), against the f64
+    //! reference (the public tests see only the path that `gemm` picks for
+    //! each shape).
     use super::*;
+    use crate::backend::F32s;
     use crate::reference;
     use std::vec;
 
     #[test]
     fn every_path_matches_the_reference_at_every_tile_edge() {
+        sweep::<F32s, { F32s::MR }, { F32s::NV }, { F32s::NR }, { F32s::KS }>();
+        crate::backend::dispatch!(V => sweep::<
+            V,
+            { <V as Gemm>::MR },
+            { <V as Gemm>::NV },
+            { <V as Gemm>::NR },
+            { <V as Gemm>::KS },
+        >());
+    }
+
+    #[inline(always)]
+    fn sweep<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS: usize>() {
         let mut seed = 1u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
-        };
+        let mut next = core::convert::identity(
+            #[inline(always)]
+            move || {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+            },
+        );
         for m in 1..=2 * MR + 1 {
             for n in 1..=2 * NR + 1 {
-                for k in [1, 2, 7, 33, blocking::KC + 3] {
+                for k in [1, 2, 7, 33, V::KC + 3] {
                     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                        let a: vec::Vec<f32> = (0..m * k).map(|_| next()).collect();
-                        let b: vec::Vec<f32> = (0..k * n).map(|_| next()).collect();
+                        let mut a = vec![0.0; m * k];
+                        a.iter_mut().for_each(
+                            #[inline(always)]
+                            |x| *x = next(),
+                        );
+                        let mut b = vec![0.0; k * n];
+                        b.iter_mut().for_each(
+                            #[inline(always)]
+                            |x| *x = next(),
+                        );
                         let av = if ta {
                             MatRef::new(&a, k, m).unwrap().t()
                         } else {
@@ -301,24 +356,33 @@ mod tests {
                             0.0,
                             MatMut::new(&mut want, m, n).unwrap(),
                         );
-                        let (al, bl) = blocking::packed_lens(m, n, k);
+                        let (al, bl) = blocking::packed_lens::<V>(m, n, k);
                         let mut ws = vec![f32::NAN; al + bl];
-                        let direct = direct::Direct::choose(&av, &bv);
+                        let direct = direct::Direct::choose::<V>(&av, &bv);
                         for path in ["tiny", "direct", "small", "packed"] {
                             let mut got = vec![f32::NAN; m * n];
                             let mut c = MatMut::new(&mut got, m, n).unwrap();
                             match (path, direct) {
-                                ("tiny", _) => small::gemm_tiny(1.0, av, bv, 0.0, &mut c, &Plain),
-                                ("direct", Some(d)) => d.gemm(1.0, av, bv, 0.0, &mut c, &Plain),
+                                ("tiny", _) => {
+                                    small::gemm_tiny::<V>(1.0, av, bv, 0.0, &mut c, &Plain);
+                                }
+                                ("direct", Some(d)) => {
+                                    d.gemm::<V, MR, NV, NR>(1.0, av, bv, 0.0, &mut c, &Plain);
+                                }
                                 ("direct", None) => continue,
-                                ("small", _) => small::gemm_small(1.0, av, bv, 0.0, &mut c, &Plain),
-                                _ => driver::gemm_packed(1.0, av, bv, 0.0, &mut c, &mut ws, &Plain),
+                                ("small", _) => small::gemm_small::<V, MR, NV, NR, KS>(
+                                    1.0, av, bv, 0.0, &mut c, &Plain,
+                                ),
+                                _ => driver::gemm_packed::<V, MR, NV, NR>(
+                                    1.0, av, bv, 0.0, &mut c, &mut ws, &Plain,
+                                ),
                             }
                             for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
                                 let tol = 1e-6 * (k as f32 + 2.0) * 2.0;
                                 assert!(
                                     (g - w).abs() <= tol,
-                                    "{m}x{n}x{k} ta={ta} tb={tb} {path} [{idx}]: {g} vs {w}"
+                                    "{} lanes: {m}x{n}x{k} ta={ta} tb={tb} {path} [{idx}]: {g} vs {w}",
+                                    V::LANES
                                 );
                             }
                         }

@@ -7,12 +7,12 @@
 //! micro-kernel then reads both with unit stride, whatever the strides and
 //! transposition of the views.
 
-use super::kernel::{MR, NR};
 use super::view::MatRef;
-use crate::backend::{F32s, LANES, transpose};
+use crate::backend::Vector;
 
 /// Packs rows `i0..i0 + mc` and columns `p0..p0 + kc` of `a` into `out`.
-pub(crate) fn pack_a(
+#[inline(always)]
+pub(crate) fn pack_a<V: Vector, const MR: usize>(
     a: &MatRef,
     i0: usize,
     mc: usize,
@@ -27,29 +27,24 @@ pub(crate) fn pack_a(
             // a vector and transpose the block in registers. Only full
             // panels take this path, so that the row loop has a constant
             // trip count and its loads stay in registers.
-            let rows: [&[f32]; MR] = core::array::from_fn(|i| {
-                if i < mr {
-                    a.row_segment(i0 + ir + i, p0, kc)
-                } else {
-                    &[]
-                }
-            });
-            let body = if MR <= LANES && mr == MR {
-                kc - kc % LANES
+            let mut rows: [&[f32]; MR] = [&[]; MR];
+            for (i, row) in rows.iter_mut().enumerate().take(mr) {
+                *row = a.row_segment(i0 + ir + i, p0, kc);
+            }
+            let lanes = V::LANES;
+            let body = if MR <= lanes && mr == MR {
+                kc - kc % lanes
             } else {
                 0
             };
-            let chunks: [&[[f32; LANES]]; MR] = core::array::from_fn(|i| rows[i].as_chunks().0);
-            for (q, block) in panel[..body].chunks_exact_mut(LANES).enumerate() {
-                let mut v = [F32s::ZERO; LANES];
-                for (vi, row) in v.iter_mut().zip(&chunks) {
-                    *vi = F32s::new(row[q]);
+            for (q, block) in panel[..body].chunks_exact_mut(lanes).enumerate() {
+                let mut v = V::ZERO_SQUARE;
+                for (vi, row) in v.as_mut().iter_mut().zip(&rows) {
+                    *vi = V::load(&row[q * lanes..]);
                 }
-                for (dst, col) in block.iter_mut().zip(transpose(v)) {
+                for (dst, col) in block.iter_mut().zip(V::transpose(v).as_ref()) {
                     // `MR <= LANES` here: the first `MR` lanes.
-                    for (d, x) in dst.iter_mut().zip(col.to_array()) {
-                        *d = x;
-                    }
+                    dst.copy_from_slice(&col.to_array().as_ref()[..MR]);
                 }
             }
             for (i, row) in rows.iter().enumerate() {
@@ -74,7 +69,8 @@ pub(crate) fn pack_a(
 }
 
 /// Packs rows `p0..p0 + kc` and columns `j0..j0 + nc` of `b` into `out`.
-pub(crate) fn pack_b(
+#[inline(always)]
+pub(crate) fn pack_b<V: Vector, const NR: usize>(
     b: &MatRef,
     p0: usize,
     kc: usize,
@@ -109,20 +105,20 @@ pub(crate) fn pack_b(
         let bt = b.t();
         for (jr, panel) in (0..nc).step_by(NR).zip(out.chunks_exact_mut(kc)) {
             let nr = NR.min(nc - jr);
-            let cols: [&[f32]; NR] = core::array::from_fn(|j| {
-                if j < nr {
-                    bt.row_segment(j0 + jr + j, p0, kc)
-                } else {
-                    &[]
-                }
-            });
-            let body = if nr == NR { kc - kc % LANES } else { 0 };
-            let chunks: [&[[f32; LANES]]; NR] = core::array::from_fn(|j| cols[j].as_chunks().0);
-            for (q, block) in panel[..body].chunks_exact_mut(LANES).enumerate() {
-                for (v, group) in chunks.chunks_exact(LANES).enumerate() {
-                    let t = transpose(core::array::from_fn(|l| F32s::new(group[l][q])));
-                    for (dst, row) in block.iter_mut().zip(t) {
-                        dst[v * LANES..][..LANES].copy_from_slice(&row.to_array());
+            let mut cols: [&[f32]; NR] = [&[]; NR];
+            for (j, col) in cols.iter_mut().enumerate().take(nr) {
+                *col = bt.row_segment(j0 + jr + j, p0, kc);
+            }
+            let lanes = V::LANES;
+            let body = if nr == NR { kc - kc % lanes } else { 0 };
+            for (q, block) in panel[..body].chunks_exact_mut(lanes).enumerate() {
+                for (v, group) in cols.chunks_exact(lanes).enumerate() {
+                    let mut square = V::ZERO_SQUARE;
+                    for (x, col) in square.as_mut().iter_mut().zip(group) {
+                        *x = V::load(&col[q * lanes..]);
+                    }
+                    for (dst, row) in block.iter_mut().zip(V::transpose(square).as_ref()) {
+                        row.store(&mut dst[v * lanes..]);
                     }
                 }
             }

@@ -7,9 +7,9 @@
 //! [`gemm`](super::gemm)'s.
 
 use super::driver::Plain;
-use super::kernel::MR;
 use super::view::{MatMut, MatRef};
-use super::{Path, check_shapes, compute, gemm_workspace_len};
+use super::{Path, check_shapes, compute, compute_with, gemm_workspace_len};
+use crate::backend::Gemm;
 use crate::error::{Result, check_capacity};
 
 /// Below this many multiply-adds (`m * n * k`) a product runs on the calling
@@ -61,11 +61,13 @@ pub fn gemm_parallel(
     };
     // Every band takes the path the whole product would take, so the
     // result does not depend on the number of threads.
+    let (mr, path) = crate::backend::dispatch!(V => (V::MR, Path::choose::<V>(&a, &b)));
     let job = Job {
         alpha,
         beta,
         per,
-        path: Path::choose(&a, &b),
+        mr,
+        path,
     };
     job.bands(a, b, c, workspace, parts);
     Ok(())
@@ -77,21 +79,27 @@ struct Job {
     alpha: f32,
     beta: f32,
     per: usize,
+    /// The rows of the register tile, which the bands' heights are
+    /// multiples of.
+    mr: usize,
     path: Path,
 }
 
 impl Job {
     /// Splits row-major C into `parts` bands and runs them with
-    /// `rayon::join`.
+    /// `rayon::join`, each band dispatched on its own thread.
     fn bands(self, a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], parts: usize) {
-        let m = c.rows;
-        let parts = parts.min(m.div_ceil(MR)).max(1);
+        let (m, mr) = (c.rows, self.mr);
+        let parts = parts.min(m.div_ceil(mr)).max(1);
         if parts == 1 {
             let ws = &mut workspace[..self.per];
-            return compute(self.alpha, a, b, self.beta, c, ws, &Plain, self.path);
+            let (alpha, beta, path) = (self.alpha, self.beta, self.path);
+            return crate::backend::dispatch!(V => {
+                compute_with!(V, alpha, a, b, beta, c, ws, &Plain, path)
+            });
         }
         let left = parts / 2;
-        let top = (m.div_ceil(MR) * left / parts) * MR;
+        let top = (m.div_ceil(mr) * left / parts) * mr;
         let (c_top, c_bottom) = c.split_rows(top);
         let (w_top, w_bottom) = workspace.split_at_mut(left * self.per);
         let (a_top, a_bottom) = (a.sub_rows(0, top), a.sub_rows(top, m - top));

@@ -24,11 +24,10 @@
 
 use super::direct::Scale;
 use super::driver::{Epilogue, store_tile};
-use super::kernel::{MR, NR, kernel, kernel_strided};
+use super::kernel::{Tile, kernel, kernel_strided};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
-use crate::backend::F32s;
-use crate::backend::gemm::KS;
+use crate::backend::Vector;
 
 /// Products with at most this many multiply-adds (`m * n * k`) take the
 /// path without workspace.
@@ -49,13 +48,12 @@ pub(crate) fn is_tiny(m: usize, n: usize, k: usize) -> bool {
     m.saturating_mul(n).saturating_mul(k) <= TINY_MAX
 }
 
-/// `a * b + c` with the rounding of the micro-kernel's `F32s::mul_add`
-/// (fused where the target has FMA, two roundings elsewhere), on one value.
+/// `a * b + c` with the rounding of the micro-kernel's `V::mul_add`
+/// (fused where the vector type has FMA, two roundings elsewhere), on one
+/// value.
 #[inline(always)]
-pub(crate) fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-    F32s::splat(a)
-        .mul_add(F32s::splat(b), F32s::splat(c))
-        .to_array()[0]
+pub(crate) fn mul_add<V: Vector>(a: f32, b: f32, c: f32) -> f32 {
+    crate::backend::lane0(V::splat(a).mul_add(V::splat(b), V::splat(c)))
 }
 
 /// The pairs `(a[i], b[i])` of two slices, for [`dot`].
@@ -68,15 +66,20 @@ pub(crate) fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (f32
 /// micro-kernel's rounding: every element of a tiny product, and of the
 /// per-element layers of [`nn`](crate::nn), which must give the same bits.
 #[inline(always)]
-pub(crate) fn dot(pairs: impl Iterator<Item = (f32, f32)>) -> f32 {
-    pairs.fold(0.0, |acc, (x, y)| mul_add(x, y, acc))
+pub(crate) fn dot<V: Vector>(pairs: impl Iterator<Item = (f32, f32)>) -> f32 {
+    let mut acc = 0.0;
+    for (x, y) in pairs {
+        acc = mul_add::<V>(x, y, acc);
+    }
+    acc
 }
 
 /// `C = alpha * A * B + beta * C` one dot product per element, read straight
 /// from the views, for non-empty shapes with C row-major. Each dot product
 /// accumulates its `k` terms in order from 0, as the micro-kernel does, and
 /// each finished row of C goes through the epilogue.
-pub(crate) fn gemm_tiny(
+#[inline(always)]
+pub(crate) fn gemm_tiny<V: Vector>(
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -94,7 +97,7 @@ pub(crate) fn gemm_tiny(
             let ai = a.data[i * a.rs];
             let row = c.row_segment(i, 0, n);
             for (out, &bj) in row.iter_mut().zip(b_row) {
-                s.scalar(mul_add(ai, bj, 0.0), out);
+                s.scalar(mul_add::<V>(ai, bj, 0.0), out);
             }
         }
         epi.apply(c, (0, 0), (m, n));
@@ -109,9 +112,12 @@ pub(crate) fn gemm_tiny(
             let acc = if contiguous {
                 let a_row = &a.data[i * a.rs..][..k];
                 let b_col = &b.data[j * b.cs..][..k];
-                dot(pairs(a_row, b_col))
+                dot::<V>(pairs(a_row, b_col))
             } else {
-                dot((0..k).map(|p| (a.data[i * a.rs + p * a.cs], b.data[p * b.rs + j * b.cs])))
+                dot::<V>((0..k).map(
+                    #[inline(always)]
+                    |p| (a.data[i * a.rs + p * a.cs], b.data[p * b.rs + j * b.cs]),
+                ))
             };
             s.scalar(acc, out);
         }
@@ -121,7 +127,14 @@ pub(crate) fn gemm_tiny(
 
 /// `C = alpha * A * B + beta * C` without workspace, for non-empty shapes
 /// with C row-major.
-pub(crate) fn gemm_small(
+#[inline(always)]
+pub(crate) fn gemm_small<
+    V: Vector,
+    const MR: usize,
+    const NV: usize,
+    const NR: usize,
+    const KS: usize,
+>(
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -137,25 +150,28 @@ pub(crate) fn gemm_small(
         let beta = if p0 == 0 { beta } else { 1.0 };
         let last = p0 + ks == k;
         let (a_pack, b_pack) = (&mut a_pack[..ks], &mut b_pack[..ks]);
-        let mut tile = |acc, at, size| {
-            store_tile(&acc, alpha, beta, c, at, size);
-            if last {
-                epi.apply(c, at, size);
-            }
-        };
+        let mut tile = core::convert::identity(
+            #[inline(always)]
+            |acc: Tile<V, MR, NV>, at, size| {
+                store_tile::<V, MR, NV, NR>(&acc, alpha, beta, c, at, size);
+                if last {
+                    epi.apply(c, at, size);
+                }
+            },
+        );
         if b.cs == 1 {
             for i0 in (0..m).step_by(MR) {
                 let mr = MR.min(m - i0);
-                pack_a(&a, i0, mr, p0, ks, a_pack);
+                pack_a::<V, MR>(&a, i0, mr, p0, ks, a_pack);
                 for j0 in (0..n).step_by(NR) {
                     let nr = NR.min(n - j0);
                     let acc = if nr == NR {
                         let start = p0 * b.rs + j0;
                         let end = (p0 + ks - 1) * b.rs + j0 + NR;
-                        kernel_strided(a_pack, &b.data[start..end], b.rs)
+                        kernel_strided::<V, MR, NV, NR>(a_pack, &b.data[start..end], b.rs)
                     } else {
-                        pack_b(&b, p0, ks, j0, nr, b_pack);
-                        kernel(a_pack, b_pack)
+                        pack_b::<V, NR>(&b, p0, ks, j0, nr, b_pack);
+                        kernel::<V, MR, NV, NR>(a_pack, b_pack)
                     };
                     tile(acc, (i0, j0), (mr, nr));
                 }
@@ -163,11 +179,11 @@ pub(crate) fn gemm_small(
         } else {
             for j0 in (0..n).step_by(NR) {
                 let nr = NR.min(n - j0);
-                pack_b(&b, p0, ks, j0, nr, b_pack);
+                pack_b::<V, NR>(&b, p0, ks, j0, nr, b_pack);
                 for i0 in (0..m).step_by(MR) {
                     let mr = MR.min(m - i0);
-                    pack_a(&a, i0, mr, p0, ks, a_pack);
-                    tile(kernel(a_pack, b_pack), (i0, j0), (mr, nr));
+                    pack_a::<V, MR>(&a, i0, mr, p0, ks, a_pack);
+                    tile(kernel::<V, MR, NV, NR>(a_pack, b_pack), (i0, j0), (mr, nr));
                 }
             }
         }

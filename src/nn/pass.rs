@@ -50,16 +50,18 @@ impl Mlp<'_> {
         let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
         if is_tiny(batch, units, fan_in) {
             let mut keep = keep;
-            let rows = x.chunks_exact(fan_in).zip(y.chunks_exact_mut(units));
-            for (r, (x, y)) in rows.enumerate() {
-                for (j, ((w, &b), y)) in w.chunks_exact(fan_in).zip(b).zip(y).enumerate() {
-                    let z = dot(pairs(x, w)) + b;
-                    if let Some(keep) = keep.as_deref_mut() {
-                        keep[r * units + j] = z;
+            crate::backend::dispatch!(V => {
+                let rows = x.chunks_exact(fan_in).zip(y.chunks_exact_mut(units));
+                for (r, (x, y)) in rows.enumerate() {
+                    for (j, ((w, &b), y)) in w.chunks_exact(fan_in).zip(b).zip(y).enumerate() {
+                        let z = dot::<V>(pairs(x, w)) + b;
+                        if let Some(keep) = keep.as_deref_mut() {
+                            keep[r * units + j] = z;
+                        }
+                        *y = activation.forward_one(z);
                     }
-                    *y = activation.forward_one(z);
                 }
-            }
+            });
             return Ok(());
         }
         dense_gemm((w, b), x, batch, activation, keep, y, workspace)
@@ -421,6 +423,19 @@ fn products_tiny(
     db: &mut [f32],
     dx: Option<&mut [f32]>,
 ) {
+    crate::backend::dispatch!(V => products_tiny_with::<V>(dz, x, w, dw, db, dx));
+}
+
+/// [`products_tiny`] with the rounding of the vector type `V`.
+#[inline(always)]
+fn products_tiny_with<V: crate::backend::Vector>(
+    dz: &[f32],
+    x: &[f32],
+    w: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
     let (units, fan_in) = (db.len(), dw.len() / db.len());
     if dz.is_empty() {
         // An empty batch: no terms, every sum is 0.
@@ -433,7 +448,7 @@ fn products_tiny(
     {
         for (dw, &d) in dw.chunks_exact_mut(fan_in).zip(dz) {
             for (dw, &x) in dw.iter_mut().zip(x) {
-                *dw = mul_add(d, x, if r == 0 { 0.0 } else { *dw });
+                *dw = mul_add::<V>(d, x, if r == 0 { 0.0 } else { *dw });
             }
         }
     }
@@ -442,7 +457,7 @@ fn products_tiny(
         for (dz, dx) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(fan_in)) {
             for (j, (w, &d)) in w.chunks_exact(fan_in).zip(dz).enumerate() {
                 for (dx, &w) in dx.iter_mut().zip(w) {
-                    *dx = mul_add(d, w, if j == 0 { 0.0 } else { *dx });
+                    *dx = mul_add::<V>(d, w, if j == 0 { 0.0 } else { *dx });
                 }
             }
         }
