@@ -229,35 +229,39 @@ fn broadcast_tile<
     (i0, j0, skip): (usize, usize, usize),
 ) {
     let k = a.cols;
-    let b_rows = Strided::new(&b.data[j0..], b.rs, k);
+    let (b_data, b_rs) = (&b.data[j0..], b.rs);
     let acc = if a.cs == 1 {
         let mut rows: [&[f32]; R] = [&[]; R];
         for (r, row) in rows.iter_mut().enumerate() {
             *row = a.row_segment(i0 + r, 0, k);
         }
-        let a_col = core::convert::identity(
+        broadcast_kernel::<V, R, NV, NR>(
+            k,
             #[inline(always)]
-            |p: usize| {
+            |p| {
                 let mut col = [0.0; R];
                 for (x, row) in col.iter_mut().zip(&rows) {
                     *x = row[p];
                 }
                 col
             },
-        );
-        broadcast_kernel::<V, R, NV, NR>((0..k - 1).map(a_col), a_col(k - 1), b_rows)
+            b_data,
+            b_rs,
+        )
     } else {
         // Columns of A are contiguous: the `R` elements of column p are
         // adjacent, `a.cs` apart from column to column.
-        let a_cols = Strided::new(&a.data[i0..], a.cs, k);
-        let first = core::convert::identity(
-            #[inline(always)]
-            |x: &[f32]| x.as_chunks::<R>().0[0],
-        );
+        let (a_data, a_cs) = (&a.data[i0..], a.cs);
         broadcast_kernel::<V, R, NV, NR>(
-            a_cols.body::<R>().map(first),
-            first(a_cols.last::<R>()),
-            b_rows,
+            k,
+            #[inline(always)]
+            |p| {
+                let mut col = [0.0; R];
+                col.copy_from_slice(&a_data[p * a_cs..][..R]);
+                col
+            },
+            b_data,
+            b_rs,
         )
     };
     if skip == 0 {
@@ -303,59 +307,24 @@ fn store_shifted<V: Vector, const R: usize, const NV: usize, const NR: usize, co
     }
 }
 
-/// `k` rows of `len >= N` floats, `rs` apart, at the start of `data`: the
-/// rows of a view with contiguous rows, or the columns of a view with
-/// contiguous columns.
-#[derive(Clone, Copy)]
-struct Strided<'a> {
-    /// The first `k - 1` rows, each `rs` long.
-    body: &'a [f32],
-    /// From the start of the last row on.
-    last: &'a [f32],
-    rs: usize,
-}
-
-impl<'a> Strided<'a> {
-    /// The `k >= 1` rows of `data`, `rs` apart. A view with one row may
-    /// have any stride, and `rs` is then not used.
-    #[inline(always)]
-    fn new(data: &'a [f32], rs: usize, k: usize) -> Self {
-        let rs = if k == 1 { 1 } else { rs };
-        let (body, last) = data.split_at((k - 1) * rs);
-        Self { body, last, rs }
-    }
-
-    /// The first `N` floats of each of the first `k - 1` rows (the row
-    /// stride is at least `N` whenever there are two rows or more).
-    #[inline(always)]
-    fn body<const N: usize>(self) -> impl Iterator<Item = &'a [f32]> {
-        let rs = self.rs.max(N);
-        self.body.chunks_exact(rs).map(
-            #[inline(always)]
-            |row| &row[..N],
-        )
-    }
-
-    /// The first `N` floats of the last row.
-    #[inline(always)]
-    fn last<const N: usize>(self) -> &'a [f32] {
-        &self.last[..N]
-    }
-}
-
-/// `R x NR` accumulators over the `k` rows of B in `b` and the columns of
-/// A: the first `k - 1` from `a_body`, then `a_last`.
+/// `R x NR` accumulators over `k` columns of A, column `p` from `a_col(p)`,
+/// and the `k` rows of B, row `p` the first `NR` floats from `p * rs` in `b`
+/// (a view with one row may have any stride: `p` is then 0).
+///
+/// Plain indices rather than iterator adaptors: the loop must compile to
+/// straight-line code inside each instruction set's copy, and a zipped or
+/// mapped iterator this large may be left out of line, with a call per step.
 #[inline(always)]
 fn broadcast_kernel<V: Vector, const R: usize, const NV: usize, const NR: usize>(
-    a_body: impl Iterator<Item = [f32; R]>,
-    a_last: [f32; R],
-    b: Strided,
+    k: usize,
+    a_col: impl Fn(usize) -> [f32; R],
+    b: &[f32],
+    rs: usize,
 ) -> [[V; NV]; R] {
     let mut acc = [[V::ZERO; NV]; R];
-    for (a_col, b_row) in a_body.zip(b.body::<NR>()) {
-        rank1(&mut acc, &a_col, &load_row::<V, NV>(b_row));
+    for p in 0..k {
+        rank1(&mut acc, &a_col(p), &load_row::<V, NV>(&b[p * rs..][..NR]));
     }
-    rank1(&mut acc, &a_last, &load_row::<V, NV>(b.last::<NR>()));
     acc
 }
 
