@@ -142,10 +142,7 @@ fn windows(n: usize, width: usize) -> impl Iterator<Item = (usize, usize)> {
     let full = n / width;
     let rem = n % width;
     (0..full)
-        .map(
-            #[inline(always)]
-            move |w| (w * width, 0),
-        )
+        .map(crate::backend::inlined!(move |w| (w * width, 0)))
         .chain((rem > 0).then_some((n - width, width - rem)))
 }
 
@@ -237,14 +234,13 @@ fn broadcast_tile<
         }
         broadcast_kernel::<V, R, NV, NR>(
             k,
-            #[inline(always)]
-            |p| {
+            crate::backend::inlined!(|p| {
                 let mut col = [0.0; R];
                 for (x, row) in col.iter_mut().zip(&rows) {
                     *x = row[p];
                 }
                 col
-            },
+            }),
             b_data,
             b_rs,
         )
@@ -254,12 +250,11 @@ fn broadcast_tile<
         let (a_data, a_cs) = (&a.data[i0..], a.cs);
         broadcast_kernel::<V, R, NV, NR>(
             k,
-            #[inline(always)]
-            |p| {
+            crate::backend::inlined!(|p| {
                 let mut col = [0.0; R];
                 col.copy_from_slice(&a_data[p * a_cs..][..R]);
                 col
-            },
+            }),
             b_data,
             b_rs,
         )
@@ -268,12 +263,8 @@ fn broadcast_tile<
         for (r, acc_row) in acc.iter().enumerate() {
             let row = c.row_segment(i0 + r, j0, NR);
             for (dst, &x) in row.chunks_exact_mut(V::LANES).zip(acc_row) {
-                s.vector::<V, PLAIN>(
-                    x,
-                    #[inline(always)]
-                    || V::load(dst),
-                )
-                .store(dst);
+                s.vector::<V, PLAIN>(x, crate::backend::inlined!(|| V::load(dst)))
+                    .store(dst);
             }
         }
     } else {
@@ -293,11 +284,7 @@ fn store_shifted<V: Vector, const R: usize, const NV: usize, const NR: usize, co
     for (r, acc_row) in acc.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, NR);
         for (v, (dst, &x)) in row.chunks_exact_mut(V::LANES).zip(acc_row).enumerate() {
-            let y = s.vector::<V, PLAIN>(
-                x,
-                #[inline(always)]
-                || V::load(dst),
-            );
+            let y = s.vector::<V, PLAIN>(x, crate::backend::inlined!(|| V::load(dst)));
             for (l, (d, &y)) in dst.iter_mut().zip(y.to_array().as_ref()).enumerate() {
                 if v * V::LANES + l >= skip {
                     *d = y;
@@ -408,16 +395,13 @@ fn dot_tile<V: Vector, const R: usize>(
         }
     }
     if !k.is_multiple_of(lanes) {
-        let tail = core::convert::identity(
-            #[inline(always)]
-            |x: &[f32]| {
-                if body == 0 {
-                    load_partial::<V>(x, 0.0)
-                } else {
-                    V::load(&x[k - lanes..]) & mask
-                }
-            },
-        );
+        let tail = core::convert::identity(crate::backend::inlined!(|x: &[f32]| {
+            if body == 0 {
+                load_partial::<V>(x, 0.0)
+            } else {
+                V::load(&x[k - lanes..]) & mask
+            }
+        }));
         let mut av = [V::ZERO; R];
         for (x, row) in av.iter_mut().zip(&a_rows) {
             *x = tail(row);

@@ -114,10 +114,10 @@ pub(crate) fn gemm_tiny<V: Vector>(
                 let b_col = &b.data[j * b.cs..][..k];
                 dot::<V>(pairs(a_row, b_col))
             } else {
-                dot::<V>((0..k).map(
-                    #[inline(always)]
-                    |p| (a.data[i * a.rs + p * a.cs], b.data[p * b.rs + j * b.cs]),
-                ))
+                dot::<V>((0..k).map(crate::backend::inlined!(|p| (
+                    a.data[i * a.rs + p * a.cs],
+                    b.data[p * b.rs + j * b.cs]
+                ))))
             };
             s.scalar(acc, out);
         }
@@ -150,15 +150,14 @@ pub(crate) fn gemm_small<
         let beta = if p0 == 0 { beta } else { 1.0 };
         let last = p0 + ks == k;
         let (a_pack, b_pack) = (&mut a_pack[..ks], &mut b_pack[..ks]);
-        let mut tile = core::convert::identity(
-            #[inline(always)]
+        let mut tile = core::convert::identity(crate::backend::inlined!(
             |acc: Tile<V, MR, NV>, at, size| {
                 store_tile::<V, MR, NV, NR>(&acc, alpha, beta, c, at, size);
                 if last {
                     epi.apply(c, at, size);
                 }
-            },
-        );
+            }
+        ));
         if b.cs == 1 {
             for i0 in (0..m).step_by(MR) {
                 let mr = MR.min(m - i0);
