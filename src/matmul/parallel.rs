@@ -8,7 +8,7 @@
 
 use super::driver::Plain;
 use super::view::{MatMut, MatRef};
-use super::{Path, check_shapes, compute, compute_with, gemm_workspace_len};
+use super::{Path, check_shapes, compute_with, gemm_workspace_len};
 use crate::backend::Gemm;
 use crate::error::{Result, check_capacity};
 
