@@ -373,8 +373,9 @@ mod tests {
 
     #[test]
     fn symmetric_unit_is_exact_at_the_ends() {
-        use crate::backend::{F32s, U32s};
-        let v = symmetric_unit::<F32s>(U32s::new(core::array::from_fn(|l| {
+        use crate::backend::F32s;
+        type U = <F32s as Vector>::Bits;
+        let v = symmetric_unit::<F32s>(U::new(core::array::from_fn(|l| {
             [0, u32::MAX, 1 << 31, (1 << 31) - 1][l % 4]
         })))
         .to_array();

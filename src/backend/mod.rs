@@ -5,7 +5,9 @@
 //! the only one that names `wide`. Every other module takes its decisions
 //! from here:
 //!
-//! - the lane types [`F32s`], [`U32s`] and their width [`LANES`];
+//! - the [`Vector`] interface of the kernels, `wide`'s lane type [`F32s`]
+//!   and its width [`LANES`] where the width is fixed at compile time, and
+//!   the run-time levels of [`x86`];
 //! - whether [`F32s::mul_add`](wide::f32x4::mul_add) is one fused
 //!   instruction ([`FMA`]) and whether the lanes are emulated one by one
 //!   ([`EMULATED`]);
@@ -186,7 +188,6 @@ pub(crate) use inlined;
 ))]
 mod lanes {
     pub(crate) type F32s = wide::f32x16;
-    pub(crate) type U32s = wide::u32x16;
     pub(crate) const LANES: usize = 16;
 }
 
@@ -204,7 +205,6 @@ mod lanes {
 ))]
 mod lanes {
     pub(crate) type F32s = wide::f32x8;
-    pub(crate) type U32s = wide::u32x8;
     pub(crate) const LANES: usize = 8;
 }
 
@@ -218,11 +218,10 @@ mod lanes {
 ))]
 mod lanes {
     pub(crate) type F32s = wide::f32x4;
-    pub(crate) type U32s = wide::u32x4;
     pub(crate) const LANES: usize = 4;
 }
 
-pub(crate) use lanes::{F32s, LANES, U32s};
+pub(crate) use lanes::{F32s, LANES};
 
 /// Whether the width was forced with the `microprop_lanes` cfg.
 const FORCED: bool = cfg!(any(

@@ -75,8 +75,6 @@ pub(crate) trait Vector:
     fn mul_sub(self, m: Self, a: Self) -> Self;
     /// `a - self * m`, as [`mul_add`](Self::mul_add).
     fn mul_neg_add(self, m: Self, a: Self) -> Self;
-    /// Lanes where `self == rhs` (ordered).
-    fn simd_eq(self, rhs: Self) -> Self;
     /// Lanes where `self != rhs` or either is NaN.
     fn simd_ne(self, rhs: Self) -> Self;
     /// Lanes where `self < rhs` (ordered).
@@ -87,10 +85,6 @@ pub(crate) trait Vector:
     fn simd_gt(self, rhs: Self) -> Self;
     /// `if_true` where this mask is set, `if_false` elsewhere.
     fn select(self, if_true: Self, if_false: Self) -> Self;
-    /// The larger lane, `self` where `rhs` is NaN.
-    fn max(self, rhs: Self) -> Self;
-    /// The smaller lane, `self` where `rhs` is NaN.
-    fn min(self, rhs: Self) -> Self;
     /// x86's `maxps`: `self` if it is greater, else `rhs` (so `rhs` when
     /// either is NaN).
     fn fast_max(self, rhs: Self) -> Self;
@@ -100,16 +94,10 @@ pub(crate) trait Vector:
     fn abs(self) -> Self;
     /// The correctly rounded square root of each lane.
     fn sqrt(self) -> Self;
-    /// Lanes that are NaN.
-    fn is_nan(self) -> Self;
     /// Lanes that are neither infinite nor NaN.
     fn is_finite(self) -> Self;
     /// The sum of the lanes, in the implementation's order.
     fn reduce_add(self) -> f32;
-    /// Whether every lane of this mask is set.
-    fn all(self) -> bool;
-    /// Whether any lane of this mask is set.
-    fn any(self) -> bool;
     /// The bits of each lane.
     fn to_bits(self) -> Self::Bits;
     /// Lanes with the given bits.
@@ -199,10 +187,6 @@ macro_rules! wide_vector {
                 wide::$f::mul_neg_add(self, m, a)
             }
             #[inline(always)]
-            fn simd_eq(self, rhs: Self) -> Self {
-                wide::$f::simd_eq(self, rhs)
-            }
-            #[inline(always)]
             fn simd_ne(self, rhs: Self) -> Self {
                 wide::$f::simd_ne(self, rhs)
             }
@@ -223,14 +207,6 @@ macro_rules! wide_vector {
                 wide::Select::select(self, if_true, if_false)
             }
             #[inline(always)]
-            fn max(self, rhs: Self) -> Self {
-                wide::$f::max(self, rhs)
-            }
-            #[inline(always)]
-            fn min(self, rhs: Self) -> Self {
-                wide::$f::min(self, rhs)
-            }
-            #[inline(always)]
             fn fast_max(self, rhs: Self) -> Self {
                 wide::$f::fast_max(self, rhs)
             }
@@ -247,24 +223,12 @@ macro_rules! wide_vector {
                 wide::$f::sqrt(self)
             }
             #[inline(always)]
-            fn is_nan(self) -> Self {
-                wide::$f::is_nan(self)
-            }
-            #[inline(always)]
             fn is_finite(self) -> Self {
                 wide::$f::is_finite(self)
             }
             #[inline(always)]
             fn reduce_add(self) -> f32 {
                 wide::$f::reduce_add(self)
-            }
-            #[inline(always)]
-            fn all(self) -> bool {
-                wide::$f::all(self)
-            }
-            #[inline(always)]
-            fn any(self) -> bool {
-                wide::$f::any(self)
             }
             #[inline(always)]
             fn to_bits(self) -> Self::Bits {

@@ -339,10 +339,6 @@ impl Vector for F32x8 {
         Self(unsafe { _mm256_fnmadd_ps(self.0, m.0, a.0) })
     }
     #[inline(always)]
-    fn simd_eq(self, rhs: Self) -> Self {
-        self.compare::<_CMP_EQ_OQ>(rhs)
-    }
-    #[inline(always)]
     fn simd_ne(self, rhs: Self) -> Self {
         self.compare::<_CMP_NEQ_UQ>(rhs)
     }
@@ -364,14 +360,6 @@ impl Vector for F32x8 {
         Self(unsafe { _mm256_blendv_ps(if_false.0, if_true.0, self.0) })
     }
     #[inline(always)]
-    fn max(self, rhs: Self) -> Self {
-        rhs.is_nan().select(self, self.fast_max(rhs))
-    }
-    #[inline(always)]
-    fn min(self, rhs: Self) -> Self {
-        rhs.is_nan().select(self, self.fast_min(rhs))
-    }
-    #[inline(always)]
     fn fast_max(self, rhs: Self) -> Self {
         // SAFETY: see the module docs.
         Self(unsafe { _mm256_max_ps(self.0, rhs.0) })
@@ -391,10 +379,6 @@ impl Vector for F32x8 {
         Self(unsafe { _mm256_sqrt_ps(self.0) })
     }
     #[inline(always)]
-    fn is_nan(self) -> Self {
-        self.compare::<_CMP_UNORD_Q>(self)
-    }
-    #[inline(always)]
     fn is_finite(self) -> Self {
         self.abs().compare::<_CMP_LT_OQ>(Self::splat(f32::INFINITY))
     }
@@ -411,16 +395,6 @@ impl Vector for F32x8 {
             let sum = _mm_add_ss(dual, _mm_shuffle_ps::<0b01>(dual, dual));
             _mm_cvtss_f32(sum)
         }
-    }
-    #[inline(always)]
-    fn all(self) -> bool {
-        // SAFETY: see the module docs.
-        unsafe { _mm256_movemask_ps(self.0) == 0xFF }
-    }
-    #[inline(always)]
-    fn any(self) -> bool {
-        // SAFETY: see the module docs.
-        unsafe { _mm256_movemask_ps(self.0) != 0 }
     }
     #[inline(always)]
     fn to_bits(self) -> U32x8 {
@@ -673,10 +647,6 @@ impl Vector for F32x16 {
         Self(unsafe { _mm512_fnmadd_ps(self.0, m.0, a.0) })
     }
     #[inline(always)]
-    fn simd_eq(self, rhs: Self) -> Self {
-        self.compare::<_CMP_EQ_OQ>(rhs)
-    }
-    #[inline(always)]
     fn simd_ne(self, rhs: Self) -> Self {
         self.compare::<_CMP_NEQ_UQ>(rhs)
     }
@@ -699,14 +669,6 @@ impl Vector for F32x16 {
         Self(unsafe { _mm512_mask_blend_ps(mask, if_false.0, if_true.0) })
     }
     #[inline(always)]
-    fn max(self, rhs: Self) -> Self {
-        rhs.is_nan().select(self, self.fast_max(rhs))
-    }
-    #[inline(always)]
-    fn min(self, rhs: Self) -> Self {
-        rhs.is_nan().select(self, self.fast_min(rhs))
-    }
-    #[inline(always)]
     fn fast_max(self, rhs: Self) -> Self {
         // SAFETY: see the module docs.
         Self(unsafe { _mm512_max_ps(self.0, rhs.0) })
@@ -726,10 +688,6 @@ impl Vector for F32x16 {
         Self(unsafe { _mm512_sqrt_ps(self.0) })
     }
     #[inline(always)]
-    fn is_nan(self) -> Self {
-        self.compare::<_CMP_UNORD_Q>(self)
-    }
-    #[inline(always)]
     fn is_finite(self) -> Self {
         self.abs().compare::<_CMP_LT_OQ>(Self::splat(f32::INFINITY))
     }
@@ -737,14 +695,6 @@ impl Vector for F32x16 {
     fn reduce_add(self) -> f32 {
         // SAFETY: see the module docs.
         unsafe { _mm512_reduce_add_ps(self.0) }
-    }
-    #[inline(always)]
-    fn all(self) -> bool {
-        self.to_bits().sign_mask() == 0xFFFF
-    }
-    #[inline(always)]
-    fn any(self) -> bool {
-        self.to_bits().sign_mask() != 0
     }
     #[inline(always)]
     fn to_bits(self) -> U32x16 {
@@ -853,9 +803,9 @@ mod tests {
     /// The results the kernels rely on, NaN and signed zeros included.
     fn ops<V: Vector>(a: V, b: V) -> [V; 11] {
         [
-            a.max(b),
-            a.min(b),
+            a.fast_min(b),
             a.fast_max(b),
+            a.simd_le(b),
             a.simd_lt(b),
             a.simd_ne(b),
             a.is_finite(),
