@@ -62,7 +62,7 @@ pub(crate) use gemm::Gemm;
 pub(crate) use vector::{Bits, Vector};
 
 /// Evaluates `$body` with the type name `$V` bound to the [`Vector`] of the
-/// instruction set the kernels run with.
+/// instruction set the kernels run with, and the trait's methods in scope.
 ///
 /// On x86-64 with `std` (and no forced width) that is decided at run time
 /// ([`x86::level`]): `$body` is compiled three times, for the build's own
@@ -91,6 +91,8 @@ macro_rules! dispatch {
             $crate::backend::x86::Level::Avx512(level) => level.run(
                 #[inline(always)]
                 || {
+                    #[allow(unused_imports)]
+                    use $crate::backend::Vector as _;
                     type $V = $crate::backend::x86::F32x16;
                     $body
                 },
@@ -98,11 +100,15 @@ macro_rules! dispatch {
             $crate::backend::x86::Level::Avx2(level) => level.run(
                 #[inline(always)]
                 || {
+                    #[allow(unused_imports)]
+                    use $crate::backend::Vector as _;
                     type $V = $crate::backend::x86::F32x8;
                     $body
                 },
             ),
             $crate::backend::x86::Level::Baseline => {
+                #[allow(unused_imports)]
+                use $crate::backend::Vector as _;
                 type $V = $crate::backend::F32s;
                 $body
             }
@@ -123,6 +129,8 @@ macro_rules! dispatch {
 )))]
 macro_rules! dispatch {
     ($V:ident => $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::backend::Vector as _;
         type $V = $crate::backend::F32s;
         $body
     }};

@@ -1,7 +1,7 @@
 //! Lion (Chen et al., 2023), as optax defines it; not part of `torch.optim`.
 
 use super::{Optimizer, check_step, fused, non_negative, planes_len, splat, unit_closed};
-use crate::backend::{Vector, inlined};
+use crate::backend::inlined;
 use crate::error::Result;
 
 /// `optax.lion`: the sign of an interpolated momentum, plus decoupled weight

@@ -3,7 +3,7 @@
 use super::{
     Optimizer, check_step, finite_f32, fma, fused, is_zero, non_negative, planes_len, splat,
 };
-use crate::backend::{Vector, inlined};
+use crate::backend::inlined;
 use crate::error::{Error, Result};
 
 /// `torch.optim.SGD`: plain, momentum, dampening, Nesterov, L2 weight decay.
