@@ -204,16 +204,13 @@ fn measure(with_peers: bool) {
 
 /// One round of `exe` (this bench or the native one) capped at `level`:
 /// the backend's name and every kernel's seconds per call.
-fn run(exe: &str, level: Option<&str>, peers: bool) -> (String, Vec<(String, f64)>) {
+fn run(exe: &str, level: &str, peers: bool) -> (String, Vec<(String, f64)>) {
     let mut cmd = Command::new(exe);
     cmd.env("MICROPROP_LEVELS_CHILD", "1");
     if peers {
         cmd.env("MICROPROP_LEVELS_PEERS", "1");
     }
-    match level {
-        Some(level) => cmd.env("MICROPROP_SIMD", level),
-        None => cmd.env_remove("MICROPROP_SIMD"),
-    };
+    cmd.env("MICROPROP_SIMD", level);
     let out = cmd.output().expect("run the bench executable");
     assert!(
         out.status.success(),
@@ -259,15 +256,17 @@ fn main() {
         .unwrap()
         .to_string();
     // The default build at each level (the best one also times the peers),
-    // then the native build if given.
-    let mut columns: Vec<(String, Option<&str>)> = ["avx512", "avx2", "sse2"]
+    // then the native build if given, at its baseline level: `wide`
+    // compiled for the CPU, the kernels a native build ran before run-time
+    // selection.
+    let mut columns: Vec<(String, &str)> = ["avx512", "avx2", "sse2"]
         .into_iter()
-        .map(|l| (me.clone(), Some(l)))
+        .map(|l| (me.clone(), l))
         .collect();
     columns.extend(
         std::env::var("MICROPROP_NATIVE_BENCH")
             .ok()
-            .map(|n| (n, None)),
+            .map(|n| (n, "baseline")),
     );
     let mut headers: Vec<String> = Vec::new();
     // seconds[column][kernel name] over the rounds.
@@ -279,10 +278,10 @@ fn main() {
         for (c, (exe, level)) in columns.iter().enumerate() {
             let (backend, got) = run(exe, *level, c == 0);
             if round == 0 {
-                headers.push(if level.is_some() {
+                headers.push(if *exe == me {
                     format!("default build, {backend}")
                 } else {
-                    format!("native build, {backend}")
+                    format!("native build, wide's {backend}")
                 });
             }
             for (name, secs) in got {
@@ -299,7 +298,7 @@ fn main() {
         .filter(|&c| !headers[..c].contains(&headers[c]))
         .collect();
     let native = columns.len() - 1;
-    let has_native = columns[native].1.is_none();
+    let has_native = columns[native].0 != me;
     print!("| kernel |");
     for &c in &keep {
         print!(" {} (us) |", headers[c]);
