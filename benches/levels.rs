@@ -276,7 +276,7 @@ fn main() {
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
         for (c, (exe, level)) in columns.iter().enumerate() {
-            let (backend, got) = run(exe, *level, c == 0);
+            let (backend, got) = run(exe, level, c == 0);
             if round == 0 {
                 headers.push(if *exe == me {
                     format!("default build, {backend}")

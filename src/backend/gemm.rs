@@ -94,38 +94,3 @@ impl Gemm for super::F32s {
     const KS: usize = KS;
     const DIRECT: bool = DIRECT;
 }
-
-#[cfg(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-))]
-mod x86 {
-    use super::super::x86::{F32x8, F32x16};
-    use super::Gemm;
-
-    impl Gemm for F32x8 {
-        const MR: usize = 6;
-        const NV: usize = 2;
-        const KC: usize = 512;
-        const MC: usize = 6 * (144 / 6);
-        const NC: usize = 16 * (2048 / 16);
-        const KS: usize = 128;
-        const DIRECT: bool = true;
-    }
-
-    impl Gemm for F32x16 {
-        const MR: usize = 14;
-        const NV: usize = 2;
-        const KC: usize = 192;
-        const MC: usize = 14 * (144 / 14);
-        const NC: usize = 32 * (2048 / 32);
-        const KS: usize = 128;
-        const DIRECT: bool = true;
-    }
-}

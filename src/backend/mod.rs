@@ -183,6 +183,57 @@ macro_rules! inlined {
 
 pub(crate) use inlined;
 
+/// The largest value of `$value` over the [`Vector`] types the kernels may
+/// run with (`$V` names each): a size that every level's kernels fit in,
+/// for buffers the caller allocates before the level is chosen.
+#[cfg(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+))]
+macro_rules! largest {
+    ($V:ident => $value:expr) => {{
+        let baseline = {
+            type $V = $crate::backend::F32s;
+            $value
+        };
+        let avx2 = {
+            type $V = $crate::backend::x86::F32x8;
+            $value
+        };
+        let avx512 = {
+            type $V = $crate::backend::x86::F32x16;
+            $value
+        };
+        baseline.max(avx2).max(avx512)
+    }};
+}
+
+/// `$value` for [`F32s`], the only type (see the other definition).
+#[cfg(not(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+)))]
+macro_rules! largest {
+    ($V:ident => $value:expr) => {{
+        type $V = $crate::backend::F32s;
+        $value
+    }};
+}
+
+pub(crate) use largest;
+
 #[cfg(any(
     microprop_lanes = "16",
     all(

@@ -24,6 +24,7 @@ use core::ops::{
 };
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use super::gemm::Gemm;
 use super::vector::{Bits, Vector};
 
 /// The instruction set the kernels run with, decided once per process.
@@ -767,6 +768,27 @@ impl Bits for U32x16 {
     fn to_bitmask(self) -> u32 {
         u32::from(self.sign_mask())
     }
+}
+
+/// The matrix product's tile and blocks of each level (see [`super::gemm`]).
+impl Gemm for F32x8 {
+    const MR: usize = 6;
+    const NV: usize = 2;
+    const KC: usize = 512;
+    const MC: usize = 6 * (144 / 6);
+    const NC: usize = 16 * (2048 / 16);
+    const KS: usize = 128;
+    const DIRECT: bool = true;
+}
+
+impl Gemm for F32x16 {
+    const MR: usize = 14;
+    const NV: usize = 2;
+    const KC: usize = 192;
+    const MC: usize = 14 * (144 / 14);
+    const NC: usize = 32 * (2048 / 32);
+    const KS: usize = 128;
+    const DIRECT: bool = true;
 }
 
 #[cfg(test)]

@@ -81,21 +81,5 @@ pub fn gemm_workspace_len(m: usize, n: usize, k: usize) -> usize {
     if m == 0 || n == 0 || k == 0 || small::is_small(m, n, k) {
         return 0;
     }
-    let len = packed_len::<crate::backend::F32s>(m, n, k);
-    #[cfg(all(
-        target_arch = "x86_64",
-        feature = "std",
-        not(any(
-            microprop_lanes = "16",
-            microprop_lanes = "8",
-            microprop_lanes = "4",
-            microprop_lanes = "emulated"
-        ))
-    ))]
-    let len = {
-        use crate::backend::x86::{F32x8, F32x16};
-        len.max(packed_len::<F32x8>(m, n, k))
-            .max(packed_len::<F32x16>(m, n, k))
-    };
-    len
+    crate::backend::largest!(V => packed_len::<V>(m, n, k))
 }
