@@ -312,8 +312,10 @@ impl Trainer<'_> {
         }
         let rows: Vec<f64> = h
             .data()
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .as_chunks::<8>()
+            .0
+            .iter()
+            .map(|b| f64::from_le_bytes(*b))
             .collect();
         let layers = self.config.layers.len();
         let epochs: Vec<Epoch> = rows
@@ -341,8 +343,10 @@ impl Trainer<'_> {
         };
         // Everything checked: only now is the trainer changed.
         let floats = |b: &[u8]| -> Vec<f32> {
-            b.chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            b.as_chunks::<4>()
+                .0
+                .iter()
+                .map(|b| f32::from_le_bytes(*b))
                 .collect()
         };
         let net = self.net();
