@@ -43,6 +43,17 @@
 //! arithmetic whatever its position, and no element is processed twice (which
 //! matters for in-place updates).
 
+#[cfg(not(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+)))]
+mod fixed;
 pub(crate) mod fpu;
 pub(crate) mod gemm;
 mod vector;
@@ -58,181 +69,33 @@ mod vector;
 ))]
 pub(crate) mod x86;
 
+// The macros of the way the kernels' instruction set is chosen: at run time
+// (`x86`) or when the crate is compiled (`fixed`).
+#[cfg(not(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+)))]
+pub(crate) use fixed::{dispatch, inlined, largest};
+#[cfg(all(
+    target_arch = "x86_64",
+    feature = "std",
+    not(any(
+        microprop_lanes = "16",
+        microprop_lanes = "8",
+        microprop_lanes = "4",
+        microprop_lanes = "emulated"
+    ))
+))]
+pub(crate) use x86::{dispatch, inlined, largest};
+
 pub(crate) use gemm::Gemm;
 pub(crate) use vector::{Bits, Vector};
-
-/// Evaluates `$body` with the type name `$V` bound to the [`Vector`] of the
-/// instruction set the kernels run with, and the trait's methods in scope.
-///
-/// On x86-64 with `std` (and no forced width) that is decided at run time
-/// ([`x86::level`]): `$body` is compiled three times, for the build's own
-/// instruction set with `wide`'s [`F32s`], for AVX2+FMA and for AVX-512F, and
-/// the two latter copies run inside a `#[target_feature]` function. Every
-/// generic function that `$body` calls must therefore be `#[inline(always)]`
-/// down to the vector operations, and every closure [`inlined!`], or it
-/// would be compiled for the baseline.
-/// Elsewhere `$V` is [`F32s`], fixed when the crate is compiled.
-///
-/// Call it once per public entry point: it costs one relaxed atomic load
-/// and a branch.
-#[cfg(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-))]
-macro_rules! dispatch {
-    ($V:ident => $body:expr) => {
-        match $crate::backend::x86::level() {
-            $crate::backend::x86::Level::Avx512(level) => level.run(
-                #[inline(always)]
-                || {
-                    #[allow(unused_imports)]
-                    use $crate::backend::Vector as _;
-                    type $V = $crate::backend::x86::F32x16;
-                    $body
-                },
-            ),
-            $crate::backend::x86::Level::Avx2(level) => level.run(
-                #[inline(always)]
-                || {
-                    #[allow(unused_imports)]
-                    use $crate::backend::Vector as _;
-                    type $V = $crate::backend::x86::F32x8;
-                    $body
-                },
-            ),
-            $crate::backend::x86::Level::Baseline => {
-                #[allow(unused_imports)]
-                use $crate::backend::Vector as _;
-                type $V = $crate::backend::F32s;
-                $body
-            }
-        }
-    };
-}
-
-/// Evaluates `$body` with `$V` bound to [`F32s`] (see the other definition).
-#[cfg(not(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-)))]
-macro_rules! dispatch {
-    ($V:ident => $body:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::backend::Vector as _;
-        type $V = $crate::backend::F32s;
-        $body
-    }};
-}
-
-pub(crate) use dispatch;
-
-/// A closure of a kernel, `#[inline(always)]` where [`dispatch!`] compiles
-/// the kernel per run-time level (an outlined closure would be compiled for
-/// the baseline); elsewhere left to the inliner, which on a Cortex-M keeps
-/// large closures out of line (forcing them cost 8% of flash and 12% of an
-/// Adam step on the M4F).
-///
-/// Attributes on closures are stable only in argument position, so a
-/// closure bound with `let` is written
-/// `let f = core::convert::identity(inlined!(move |x: V| ...));`.
-#[cfg(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-))]
-macro_rules! inlined {
-    ($closure:expr) => {
-        #[inline(always)]
-        $closure
-    };
-}
-
-/// A closure of a kernel (see the other definition).
-#[cfg(not(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-)))]
-macro_rules! inlined {
-    ($closure:expr) => {
-        $closure
-    };
-}
-
-pub(crate) use inlined;
-
-/// The largest value of `$value` over the [`Vector`] types the kernels may
-/// run with (`$V` names each): a size that every level's kernels fit in,
-/// for buffers the caller allocates before the level is chosen.
-#[cfg(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-))]
-macro_rules! largest {
-    ($V:ident => $value:expr) => {{
-        let baseline = {
-            type $V = $crate::backend::F32s;
-            $value
-        };
-        let avx2 = {
-            type $V = $crate::backend::x86::F32x8;
-            $value
-        };
-        let avx512 = {
-            type $V = $crate::backend::x86::F32x16;
-            $value
-        };
-        baseline.max(avx2).max(avx512)
-    }};
-}
-
-/// `$value` for [`F32s`], the only type (see the other definition).
-#[cfg(not(all(
-    target_arch = "x86_64",
-    feature = "std",
-    not(any(
-        microprop_lanes = "16",
-        microprop_lanes = "8",
-        microprop_lanes = "4",
-        microprop_lanes = "emulated"
-    ))
-)))]
-macro_rules! largest {
-    ($V:ident => $value:expr) => {{
-        type $V = $crate::backend::F32s;
-        $value
-    }};
-}
-
-pub(crate) use largest;
 
 #[cfg(any(
     microprop_lanes = "16",

@@ -10,7 +10,7 @@
 //! # Safety
 //!
 //! The intrinsics are `unsafe` because the CPU must support them. Values of
-//! these types are only made by kernels that [`dispatch`](super::dispatch)
+//! these types are only made by kernels that [`dispatch`]
 //! runs after [`level`] found the instruction set on the running CPU (or
 //! after the user forced a level that the CPU reports); no other code names
 //! these types. That is the invariant each `SAFETY` comment below refers to.
@@ -26,6 +26,94 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::gemm::Gemm;
 use super::vector::{Bits, Vector};
+
+/// Evaluates `$body` with the type name `$V` bound to the [`Vector`] of the
+/// instruction set the kernels run with, and the trait's methods in scope.
+///
+/// On x86-64 with `std` (and no forced width) that is decided at run time
+/// ([`level`]): `$body` is compiled three times, for the build's own
+/// instruction set with `wide`'s [`F32s`](super::F32s), for AVX2+FMA and for AVX-512F, and
+/// the two latter copies run inside a `#[target_feature]` function. Every
+/// generic function that `$body` calls must therefore be `#[inline(always)]`
+/// down to the vector operations, and every closure [`inlined!`], or it
+/// would be compiled for the baseline.
+/// Elsewhere `$V` is [`F32s`](super::F32s), fixed when the crate is compiled.
+///
+/// Call it once per public entry point: it costs one relaxed atomic load
+/// and a branch.
+macro_rules! dispatch {
+    ($V:ident => $body:expr) => {
+        match $crate::backend::x86::level() {
+            $crate::backend::x86::Level::Avx512(level) => level.run(
+                #[inline(always)]
+                || {
+                    #[allow(unused_imports)]
+                    use $crate::backend::Vector as _;
+                    type $V = $crate::backend::x86::F32x16;
+                    $body
+                },
+            ),
+            $crate::backend::x86::Level::Avx2(level) => level.run(
+                #[inline(always)]
+                || {
+                    #[allow(unused_imports)]
+                    use $crate::backend::Vector as _;
+                    type $V = $crate::backend::x86::F32x8;
+                    $body
+                },
+            ),
+            $crate::backend::x86::Level::Baseline => {
+                #[allow(unused_imports)]
+                use $crate::backend::Vector as _;
+                type $V = $crate::backend::F32s;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use dispatch;
+
+/// A closure of a kernel, `#[inline(always)]` where [`dispatch!`] compiles
+/// the kernel per run-time level (an outlined closure would be compiled for
+/// the baseline); elsewhere left to the inliner, which on a Cortex-M keeps
+/// large closures out of line (forcing them cost 8% of flash and 12% of an
+/// Adam step on the M4F).
+///
+/// Attributes on closures are stable only in argument position, so a
+/// closure bound with `let` is written
+/// `let f = core::convert::identity(inlined!(move |x: V| ...));`.
+macro_rules! inlined {
+    ($closure:expr) => {
+        #[inline(always)]
+        $closure
+    };
+}
+
+pub(crate) use inlined;
+
+/// The largest value of `$value` over the [`Vector`] types the kernels may
+/// run with (`$V` names each): a size that every level's kernels fit in,
+/// for buffers the caller allocates before the level is chosen.
+macro_rules! largest {
+    ($V:ident => $value:expr) => {{
+        let baseline = {
+            type $V = $crate::backend::F32s;
+            $value
+        };
+        let avx2 = {
+            type $V = $crate::backend::x86::F32x8;
+            $value
+        };
+        let avx512 = {
+            type $V = $crate::backend::x86::F32x16;
+            $value
+        };
+        baseline.max(avx2).max(avx512)
+    }};
+}
+
+pub(crate) use largest;
 
 /// The instruction set the kernels run with, decided once per process.
 #[derive(Clone, Copy, Debug)]
