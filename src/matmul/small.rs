@@ -8,8 +8,8 @@
 //!
 //! - when the rows of B are contiguous, C is swept one `MR`-row strip at a
 //!   time: the strip's slice of A is packed once on the stack and the
-//!   micro-kernel reads B in place (only a partial tile at the right edge
-//!   copies its columns of B to the stack);
+//!   micro-kernel reads B in place (only the partial tile at the right edge
+//!   reads its columns of B from the stack, copied once per slice);
 //! - otherwise (B transposed, as in a layer's forward pass `X * W^T`), C is
 //!   swept one `NR`-column strip at a time: the strip's slice of B is
 //!   packed once, and each `MR`-row slice of A is packed as it is used.
@@ -159,6 +159,12 @@ pub(crate) fn gemm_small<
             }
         ));
         if b.cs == 1 {
+            // The partial tile at the right edge reads its columns of B from
+            // the stack, packed once for every strip.
+            let edge = n - n % NR;
+            if edge < n {
+                pack_b::<V, NR>(&b, p0, ks, edge, n - edge, b_pack);
+            }
             for i0 in (0..m).step_by(MR) {
                 let mr = MR.min(m - i0);
                 pack_a::<V, MR>(&a, i0, mr, p0, ks, a_pack);
@@ -169,7 +175,6 @@ pub(crate) fn gemm_small<
                         let end = (p0 + ks - 1) * b.rs + j0 + NR;
                         kernel_strided::<V, MR, NV, NR>(a_pack, &b.data[start..end], b.rs)
                     } else {
-                        pack_b::<V, NR>(&b, p0, ks, j0, nr, b_pack);
                         kernel::<V, MR, NV, NR>(a_pack, b_pack)
                     };
                     tile(acc, (i0, j0), (mr, nr));
