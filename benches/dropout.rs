@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
             let mut y = vec![0.0f32; n];
             let mut mask = vec![0u32; Dropout::mask_len(n)];
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-            d.forward(&mut rng, &x, &mut y, &mut mask).unwrap();
+            d.forward(&x, &mut y, &mut mask, &mut rng).unwrap();
             if backward {
                 group.bench_function(BenchmarkId::new("microprop", n), |b| {
                     b.iter(|| d.backward(black_box(&mask), black_box(&x), &mut y).unwrap())
@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
             } else {
                 group.bench_function(BenchmarkId::new("microprop", n), |b| {
                     b.iter(|| {
-                        d.forward(&mut rng, black_box(&x), &mut y, &mut mask)
+                        d.forward(black_box(&x), &mut y, &mut mask, &mut rng)
                             .unwrap()
                     })
                 });

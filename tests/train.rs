@@ -135,7 +135,7 @@ fn mnist_test_set_has_the_documented_label_counts() {
 fn shuffle_gather_and_accuracy() {
     let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(3);
     let mut items: Vec<usize> = (0..100).collect();
-    shuffle(&mut rng, &mut items);
+    shuffle(&mut items, &mut rng);
     assert_ne!(items, (0..100).collect::<Vec<_>>());
     let mut sorted = items.clone();
     sorted.sort();

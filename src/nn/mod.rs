@@ -468,10 +468,10 @@ impl<'a> Mlp<'a> {
             let (fan_in, fan_out) = (self.fan_in(l), spec.units);
             let gain = init::gain(spec.activation)?;
             match scheme {
-                Init::GlorotUniform => init::glorot_uniform(rng, w, fan_in, fan_out, gain)?,
-                Init::GlorotNormal => init::glorot_normal(rng, w, fan_in, fan_out, gain)?,
-                Init::HeUniform => init::he_uniform(rng, w, fan_in, gain)?,
-                Init::HeNormal => init::he_normal(rng, w, fan_in, gain)?,
+                Init::GlorotUniform => init::glorot_uniform(w, fan_in, fan_out, gain, rng)?,
+                Init::GlorotNormal => init::glorot_normal(w, fan_in, fan_out, gain, rng)?,
+                Init::HeUniform => init::he_uniform(w, fan_in, gain, rng)?,
+                Init::HeNormal => init::he_normal(w, fan_in, gain, rng)?,
             }
             b.fill(0.0);
         }

@@ -146,7 +146,7 @@ impl Mlp<'_> {
             self.dense(wb, l, x, batch, spec.activation, Some(z), y, workspace)?;
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
-                Dropout::new(spec.dropout)?.forward(rng, y, &mut rest[..n], mask)?;
+                Dropout::new(spec.dropout)?.forward(y, &mut rest[..n], mask, rng)?;
                 masks = rest_masks;
             }
             start += self.slots(l) * n;

@@ -235,7 +235,7 @@ fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
 }
 
 /// Shuffles `items` uniformly (Fisher-Yates) with the caller's `rng`.
-pub fn shuffle<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
+pub fn shuffle<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
     for i in (1..items.len()).rev() {
         // Lemire's multiply-shift: unbiased enough for shuffling batches.
         let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;

@@ -499,7 +499,7 @@ impl<'a> Trainer<'a> {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.config.seed.wrapping_add(epoch));
             order.clear();
             order.extend(0..train);
-            shuffle(&mut rng, &mut order);
+            shuffle(&mut order, &mut rng);
             let batches = train.div_ceil(self.config.batch);
             observer.on_epoch_start(epoch, batches);
             self.buffers.norm_sums.fill(0.0);
@@ -811,7 +811,7 @@ impl Buffers {
         let x = match input_dropout {
             Some(d) => {
                 let mask = &mut self.input_mask[..Dropout::mask_len(n)];
-                d.forward(rng, &self.x[..n], &mut self.dropped[..n], mask)?;
+                d.forward(&self.x[..n], &mut self.dropped[..n], mask, rng)?;
                 &self.dropped[..n]
             }
             None => &self.x[..n],

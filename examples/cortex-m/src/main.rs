@@ -332,7 +332,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     let mut grad_out = [0.0f32; 2 * BATCH];
     let mut t = 0;
     for epoch in 1..=SPIRAL_EPOCHS {
-        shuffle(&mut rng, &mut order);
+        shuffle(&mut order, &mut rng);
         let (r, instructions) = counter.measure(|| -> Result<()> {
             for chunk in order.chunks_exact(BATCH) {
                 for (k, &i) in chunk.iter().enumerate() {
@@ -416,7 +416,7 @@ fn workspace(buffer: &mut [f32], len: usize) -> Result<&mut [f32]> {
 }
 
 /// Fisher-Yates shuffle with the caller's generator.
-fn shuffle(rng: &mut Xoshiro128PlusPlus, items: &mut [u8]) {
+fn shuffle(items: &mut [u8], rng: &mut Xoshiro128PlusPlus) {
     use rand_core::Rng;
     for i in (1..items.len()).rev() {
         let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;

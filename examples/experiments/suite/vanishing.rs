@@ -153,8 +153,8 @@ fn naive(trainer: &mut Trainer, start: Start) -> Result<()> {
     // The weights of every layer come first in the parameters.
     let w = &mut trainer.params_mut()[..weights];
     match start {
-        Start::Uniform => init::uniform(&mut rng, w, 1.0)?,
-        Start::Normal => init::normal(&mut rng, w, 1.0)?,
+        Start::Uniform => init::uniform(w, 1.0, &mut rng)?,
+        Start::Normal => init::normal(w, 1.0, &mut rng)?,
         Start::Scheme(..) => {}
     }
     Ok(())
