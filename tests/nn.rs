@@ -5,6 +5,7 @@
 mod common;
 
 use common::TestRng;
+use microprop::init::{self, FanMode};
 use microprop::matmul::{gemm, gemm_bias_activation};
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::{Adam, Optimizer, Sgd};
@@ -183,7 +184,7 @@ fn check_gradients(act: Activation, l: Loss) {
     let batch = 4;
     let mut b = Buffers::new(&net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
-    net.init(&mut b.params, &mut rng, Init::GlorotUniform)
+    net.init(&mut b.params, Init::GlorotUniform, &mut rng)
         .unwrap();
     let mut t = TestRng(5);
     for p in b.params.iter_mut() {
@@ -371,10 +372,11 @@ fn every_size_mismatch_is_an_error() {
     let n = net.param_len();
 
     assert!(
-        net.init(&mut b.params[1..], &mut rng, Init::HeUniform)
+        net.init(&mut b.params[1..], Init::HeUniform(FanMode::In), &mut rng)
             .is_err()
     );
-    net.init(&mut b.params, &mut rng, Init::HeUniform).unwrap();
+    net.init(&mut b.params, Init::HeUniform(FanMode::In), &mut rng)
+        .unwrap();
     let mut ws = b.workspace.clone();
     let mut bad_forward = |p: &[f32], x: &[f32], acts: &mut [f32], masks: &mut [u32]| {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
@@ -494,7 +496,7 @@ fn inference_evaluation_and_training_forward_agree_without_dropout() {
     let batch = 7;
     let mut b = Buffers::new(&net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
-    net.init(&mut b.params, &mut rng, Init::GlorotNormal)
+    net.init(&mut b.params, Init::GlorotNormal, &mut rng)
         .unwrap();
     let x = TestRng(9).vec(batch * 4, -2.0, 2.0);
     let train = net
@@ -615,7 +617,8 @@ fn tiny_layers_give_the_bits_of_the_gemm_path() {
         for batch in [1, 2] {
             let mut b = Buffers::new(&net, batch);
             let mut rng = Xoshiro128PlusPlus::seed_from_u64(batch as u64);
-            net.init(&mut b.params, &mut rng, Init::HeNormal).unwrap();
+            net.init(&mut b.params, Init::HeNormal(FanMode::In), &mut rng)
+                .unwrap();
             let x = TestRng(5).vec(batch * 3, -3.0, 3.0);
             let grad_out = TestRng(6).vec(batch * 2, -1.0, 1.0);
             let out = net
@@ -759,6 +762,43 @@ fn a_wide_layers_gradients_match_the_f64_sums() {
     }
 }
 
+/// The He schemes take the fan that their `FanMode` picks, as the `init`
+/// functions do with `FanMode::fan`, and draw layer by layer from one
+/// generator; biases start at zero.
+#[test]
+fn he_schemes_honour_the_fan_mode() {
+    let layers = [
+        LayerSpec::new(7, Activation::Relu),
+        LayerSpec::new(3, Activation::Tanh),
+    ];
+    let net = Mlp::new(5, &layers).unwrap();
+    for mode in [FanMode::In, FanMode::Out] {
+        type Draw = fn(&mut [f32], usize, f32, &mut Xoshiro128PlusPlus) -> microprop::Result<()>;
+        for (scheme, draw) in [
+            (Init::HeUniform(mode), init::he_uniform as Draw),
+            (Init::HeNormal(mode), init::he_normal as Draw),
+        ] {
+            let mut params = vec![f32::NAN; net.param_len()];
+            net.init(
+                &mut params,
+                scheme,
+                &mut Xoshiro128PlusPlus::seed_from_u64(3),
+            )
+            .unwrap();
+            let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+            for (l, spec) in layers.iter().enumerate() {
+                let (w, b) = net.layer(&params, l).unwrap();
+                let fan_in = if l == 0 { 5 } else { layers[l - 1].units };
+                let mut expected = vec![0.0; w.len()];
+                let gain = init::gain(spec.activation).unwrap();
+                draw(&mut expected, mode.fan(spec.units, fan_in), gain, &mut rng).unwrap();
+                assert_eq!(w, expected, "{scheme:?}, layer {l}");
+                assert!(b.iter().all(|&v| v == 0.0));
+            }
+        }
+    }
+}
+
 #[test]
 fn step_uses_each_optimizer_on_its_own_tensors() {
     let layers = [
@@ -858,7 +898,7 @@ fn train_to_100_percent<O: Optimizer>(
     let classes = net.output();
     let mut b = Buffers::new(net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    net.init(&mut b.params, &mut rng, Init::GlorotUniform)
+    net.init(&mut b.params, Init::GlorotUniform, &mut rng)
         .unwrap();
     let mut state = vec![0.0; net.state_len(opt, opt)];
     let mut grad_out = vec![0.0; batch * classes];
@@ -994,12 +1034,12 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
     for scheme in [
         Init::GlorotUniform,
         Init::GlorotNormal,
-        Init::HeUniform,
-        Init::HeNormal,
+        Init::HeUniform(FanMode::In),
+        Init::HeNormal(FanMode::In),
     ] {
         let mut b = Buffers::new(&net, batch);
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(42);
-        net.init(&mut b.params, &mut rng, scheme).unwrap();
+        net.init(&mut b.params, scheme, &mut rng).unwrap();
         let x = TestRng(8).vec(batch * 11, -1.0, 1.0);
         net.forward(
             &b.params,

@@ -3,6 +3,7 @@
 //! step, gradient norms and inference, once the caller's buffers exist and
 //! the SIMD level is chosen.
 
+use microprop::init::FanMode;
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::Adam;
 use microprop::{Activation, loss};
@@ -47,7 +48,8 @@ fn training_and_inference_never_allocate() {
     // measured region.
     let _ = microprop::simd_backend();
     let region = Region::new(GLOBAL);
-    net.init(&mut params, &mut rng, Init::HeUniform).unwrap();
+    net.init(&mut params, Init::HeUniform(FanMode::In), &mut rng)
+        .unwrap();
     for t in 1..=3 {
         let out = net
             .forward(

@@ -114,7 +114,7 @@ fn check(data: &[u8]) {
     let mut params = vec![0.0; b.around(net.param_len())];
     let ok = params.len() == net.param_len();
     assert_eq!(
-        net.init(&mut params, &mut rng, Init::GlorotUniform).is_ok(),
+        net.init(&mut params, Init::GlorotUniform, &mut rng).is_ok(),
         ok
     );
     if !ok {

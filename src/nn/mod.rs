@@ -81,7 +81,7 @@
 //! let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 //! let target = [0.0, 1.0, 1.0, 0.0];
 //! let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(7);
-//! NET.init(&mut params, &mut rng, Init::GlorotUniform)?;
+//! NET.init(&mut params, Init::GlorotUniform, &mut rng)?;
 //! let mut grad_out = [0.0f32; BATCH];
 //! for t in 1..=500 {
 //!     let out = NET.forward(&params, &x, BATCH, &mut acts, &mut masks, workspace, &mut rng)?;
@@ -99,10 +99,11 @@
 
 mod pass;
 
+use crate::Activation;
 use crate::error::{Error, Result, check_len};
+use crate::init::{self, FanMode};
 use crate::matmul::{gemm_workspace_len, is_small};
 use crate::optim::Optimizer;
-use crate::{Activation, init};
 
 use rand_core::Rng;
 
@@ -137,17 +138,18 @@ impl LayerSpec {
 /// How [`Mlp::init`] draws the weights; biases start at zero.
 ///
 /// Each scheme uses the gain that [`init::gain`] gives for the layer's
-/// activation (`torch.nn.init.calculate_gain`'s values).
+/// activation (`torch.nn.init.calculate_gain`'s values). The He schemes
+/// take their fan from a [`FanMode`], as torch's `mode=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
     /// Uniform with bound `gain * sqrt(6 / (fan_in + fan_out))`.
     GlorotUniform,
     /// Normal with standard deviation `gain * sqrt(2 / (fan_in + fan_out))`.
     GlorotNormal,
-    /// Uniform with bound `gain * sqrt(3 / fan_in)`.
-    HeUniform,
-    /// Normal with standard deviation `gain / sqrt(fan_in)`.
-    HeNormal,
+    /// Uniform with bound `gain * sqrt(3 / fan)`.
+    HeUniform(FanMode),
+    /// Normal with standard deviation `gain / sqrt(fan)`.
+    HeNormal(FanMode),
 }
 
 /// A multilayer perceptron: an input size and a slice of layers.
@@ -459,8 +461,8 @@ impl<'a> Mlp<'a> {
     pub fn init<R: Rng + ?Sized>(
         &self,
         params: &mut [f32],
-        rng: &mut R,
         scheme: Init,
+        rng: &mut R,
     ) -> Result<()> {
         check_len("params", params.len(), self.param_len())?;
         for (l, spec) in self.layers.iter().enumerate() {
@@ -470,8 +472,8 @@ impl<'a> Mlp<'a> {
             match scheme {
                 Init::GlorotUniform => init::glorot_uniform(w, fan_in, fan_out, gain, rng)?,
                 Init::GlorotNormal => init::glorot_normal(w, fan_in, fan_out, gain, rng)?,
-                Init::HeUniform => init::he_uniform(w, fan_in, gain, rng)?,
-                Init::HeNormal => init::he_normal(w, fan_in, gain, rng)?,
+                Init::HeUniform(mode) => init::he_uniform(w, mode.fan(fan_out, fan_in), gain, rng)?,
+                Init::HeNormal(mode) => init::he_normal(w, mode.fan(fan_out, fan_in), gain, rng)?,
             }
             b.fill(0.0);
         }

@@ -1,6 +1,7 @@
 //! The trainer: a [`Config`] checked once, and [`Trainer::fit`].
 
 use super::{Dataset, Epoch, History, Observer, Step, TrainError, accuracy, shuffle};
+use crate::init::FanMode;
 use crate::nn::{Init, LayerSpec, Mlp};
 use crate::optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
@@ -153,7 +154,7 @@ impl Config<'_> {
             inputs,
             layers: layers.to_vec(),
             input_dropout: 0.0,
-            init: Init::HeUniform,
+            init: Init::HeUniform(FanMode::In),
             weights: Box::new(AdamW::default()),
             biases: Box::new(AdamW {
                 weight_decay: 0.0,
@@ -366,8 +367,8 @@ impl<'a> Trainer<'a> {
         let mut params = vec![0.0; net.param_len()];
         net.init(
             &mut params,
-            &mut Xoshiro256PlusPlus::seed_from_u64(config.seed),
             config.init,
+            &mut Xoshiro256PlusPlus::seed_from_u64(config.seed),
         )?;
         // The largest any batch size up to `batch` needs, per thread.
         let workspace = (1..=batch).map(|n| net.workspace_len(n)).max();

@@ -183,7 +183,7 @@ fn optimizers_match_reference() -> bool {
 /// on the right side of 0.5 with a mean squared error below 0.01.
 fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
-    XOR.init(b.xor_params, &mut rng, Init::GlorotUniform)?;
+    XOR.init(b.xor_params, Init::GlorotUniform, &mut rng)?;
     let sgd = Sgd {
         lr: 0.5,
         ..Sgd::default()
@@ -312,7 +312,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
         p[1] = r * libm::sinf(angle);
     }
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(2);
-    SPIRAL.init(b.spiral_params, &mut rng, Init::GlorotUniform)?;
+    SPIRAL.init(b.spiral_params, Init::GlorotUniform, &mut rng)?;
     let adam = Adam {
         lr: 0.02,
         ..Adam::default()

@@ -5,7 +5,7 @@
 use super::lab::{self, Ctx, Page, Result, SEED, pct, rows, table};
 use super::plot::{self, Series};
 use microprop::Activation::{self, Identity, Relu, Sigmoid, Tanh};
-use microprop::init;
+use microprop::init::{self, FanMode};
 use microprop::nn::{Init, LayerSpec};
 use microprop::optim::Sgd;
 use microprop::train::{Config, Trainer};
@@ -38,7 +38,7 @@ const STARTS: [Start; 4] = [
     Start::Uniform,
     Start::Normal,
     Start::Scheme(Init::GlorotUniform, "Glorot uniform"),
-    Start::Scheme(Init::HeNormal, "He normal"),
+    Start::Scheme(Init::HeNormal(FanMode::In), "He normal"),
 ];
 
 /// One network's measurements.
