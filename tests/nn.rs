@@ -297,7 +297,7 @@ fn layout_lengths_follow_the_layers() {
             net.mask_len(batch),
             (batch * 5).div_ceil(32) + (batch * 3).div_ceil(32)
         );
-        assert_eq!(net.infer_len(batch), batch * 7);
+        assert_eq!(net.infer_len(batch), 2 * batch * 7);
     }
     let sgd = Sgd {
         momentum: 0.9,
@@ -429,31 +429,16 @@ fn every_size_mismatch_is_an_error() {
     assert!(net.grad_norms(&grads, &mut norms).is_err());
     assert!(net.grad_norms(&grads[1..], &mut norms[..2]).is_err());
 
-    let (mut ping, mut pong) = (
-        vec![0.0; net.infer_len(batch)],
-        vec![0.0; net.infer_len(batch)],
-    );
+    let mut buffer = vec![0.0; net.infer_len(batch) + 1];
     let ws = &mut b.workspace;
-    assert!(
-        net.infer(&params, &x, batch, &mut ping[1..], &mut pong, ws)
-            .is_err()
-    );
-    assert!(
-        net.infer(&params, &x, batch, &mut ping, &mut pong[1..], ws)
-            .is_err()
-    );
-    assert!(
-        net.infer(&params, &x[2..], batch, &mut ping, &mut pong, ws)
-            .is_err()
-    );
-    assert!(
-        net.infer(&params, &x, batch, &mut ping, &mut pong, ws)
-            .is_ok()
-    );
+    assert!(net.infer(&params, &x, batch, &mut buffer, ws).is_err());
+    let buffer = &mut buffer[1..];
+    assert!(net.infer(&params, &x[2..], batch, buffer, ws).is_err());
+    assert!(net.infer(&params, &x, batch, buffer, ws).is_ok());
     if !ws.is_empty() {
         let short = ws.len() - 1;
         assert!(
-            net.infer(&params, &x, batch, &mut ping, &mut pong, &mut ws[..short])
+            net.infer(&params, &x, batch, buffer, &mut ws[..short])
                 .is_err()
         );
     }
@@ -511,16 +496,14 @@ fn inference_evaluation_and_training_forward_agree_without_dropout() {
         )
         .unwrap()
         .to_vec();
+    let buffer = &mut b.acts[..net.infer_len(batch)];
     let eval = net
-        .forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace)
+        .infer(&b.params, &x, batch, buffer, &mut b.workspace)
         .unwrap()
         .to_vec();
-    let (mut ping, mut pong) = (
-        vec![f32::NAN; net.infer_len(batch)],
-        vec![f32::NAN; net.infer_len(batch)],
-    );
+    let mut buffer = vec![f32::NAN; net.infer_len(batch)];
     let infer = net
-        .infer(&b.params, &x, batch, &mut ping, &mut pong, &mut b.workspace)
+        .infer(&b.params, &x, batch, &mut buffer, &mut b.workspace)
         .unwrap();
     let params64: Vec<f64> = b.params.iter().map(|&v| f64::from(v)).collect();
     let reference = forward64(&net, &params64, &x, batch, &[]);
@@ -644,13 +627,8 @@ fn tiny_layers_give_the_bits_of_the_gemm_path() {
                 &mut b.workspace,
             )
             .unwrap();
-            let (ping, pong) = (
-                &mut vec![0.0; net.infer_len(batch)],
-                &mut vec![0.0; net.infer_len(batch)],
-            );
-            let inferred = net
-                .infer(&b.params, &x, batch, ping, pong, &mut [])
-                .unwrap();
+            let buffer = &mut vec![0.0; net.infer_len(batch)];
+            let inferred = net.infer(&b.params, &x, batch, buffer, &mut []).unwrap();
             let (want_out, want_grads) = through_gemm(&net, &b.params, &x, batch, &grad_out);
             assert_eq!(bits(&out), bits(&want_out), "{act:?} batch {batch}: output");
             assert_eq!(
@@ -699,7 +677,13 @@ fn dropout_acts_only_in_training() {
         assert_eq!(v == 2.0, b.masks[i / 32] >> (i % 32) & 1 == 1);
     }
     let eval = net
-        .forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace)
+        .infer(
+            &b.params,
+            &x,
+            batch,
+            &mut b.acts[..net.infer_len(batch)],
+            &mut b.workspace,
+        )
         .unwrap();
     assert!(eval.iter().all(|&v| v == 1.0));
 }
@@ -929,7 +913,13 @@ fn train_to_100_percent<O: Optimizer>(
         net.step(t, &mut b.params, &b.grads, &mut state, opt, opt)
             .unwrap();
         let eval = net
-            .forward_eval(&b.params, x, batch, &mut b.acts, &mut b.workspace)
+            .infer(
+                &b.params,
+                x,
+                batch,
+                &mut b.acts[..net.infer_len(batch)],
+                &mut b.workspace,
+            )
             .unwrap();
         let correct = eval
             .chunks_exact(classes)
@@ -1088,7 +1078,7 @@ fn huge_batches_are_errors_not_overflows() {
     let mut grads = vec![0.0; net.param_len()];
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     for batch in [usize::MAX, usize::MAX / 2, 1 << 40, 1 << 58] {
-        let (mut a, mut b, mut w) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
+        let (mut a, mut w) = (vec![0.0; 8], vec![0.0; 8]);
         let x = [0.0; 784];
         let mut masks = [0u32; 4];
         assert!(
@@ -1101,13 +1091,6 @@ fn huge_batches_are_errors_not_overflows() {
             )
             .is_err()
         );
-        assert!(
-            net.infer(&params, &x, batch, &mut a, &mut b, &mut w)
-                .is_err()
-        );
-        assert!(
-            net.forward_eval(&params, &x, batch, &mut a, &mut w)
-                .is_err()
-        );
+        assert!(net.infer(&params, &x, batch, &mut a, &mut w).is_err());
     }
 }

@@ -156,12 +156,9 @@ fn check(data: &[u8]) {
             );
         }
     }
-    let (mut ping, mut pong) = (
-        vec![0.0; net.infer_len(batch)],
-        vec![0.0; net.infer_len(batch)],
-    );
+    let mut buffer = vec![0.0; net.infer_len(batch)];
     let inferred = net
-        .infer(&params, &x, batch, &mut ping, &mut pong, &mut workspace)
+        .infer(&params, &x, batch, &mut buffer, &mut workspace)
         .unwrap();
     if !dropout {
         assert!(

@@ -20,8 +20,8 @@
 //! | gemm workspace | `f32` | [`Mlp::workspace_len`] | packing scratch of [`gemm`](crate::matmul::gemm) |
 //!
 //! Inputs and outputs are row-major `(batch, features)` matrices. Inference
-//! ([`Mlp::infer`]) needs only the parameters, two buffers of
-//! [`Mlp::infer_len`] floats each and the gemm workspace.
+//! ([`Mlp::infer`]) needs only the parameters, one buffer of
+//! [`Mlp::infer_len`] floats and the gemm workspace.
 //!
 //! # The three products
 //!
@@ -89,8 +89,8 @@
 //!     NET.backward(&params, &x, BATCH, &mut acts, &masks, &grad_out, &mut grads, workspace)?;
 //!     NET.step(t, &mut params, &grads, state, &opt, &opt)?;
 //! }
-//! let (mut ping, mut pong) = ([0.0f32; NET.infer_len(BATCH)], [0.0f32; NET.infer_len(BATCH)]);
-//! let logits = NET.infer(&params, &x, BATCH, &mut ping, &mut pong, workspace)?;
+//! let mut buffer = [0.0f32; NET.infer_len(BATCH)];
+//! let logits = NET.infer(&params, &x, BATCH, &mut buffer, workspace)?;
 //! for (z, t) in logits.iter().zip(target) {
 //!     assert_eq!(*z > 0.0, t > 0.5);
 //! }
@@ -390,9 +390,14 @@ impl<'a> Mlp<'a> {
             .unwrap_or(0)
     }
 
-    /// Number of `f32` in each of the two ping-pong buffers of
-    /// [`Mlp::infer`]: one batch of the widest layer's outputs.
+    /// Number of `f32` of the buffer of [`Mlp::infer`]: two batches of the
+    /// widest layer's outputs. Never more than [`Mlp::activations_len`].
     pub const fn infer_len(&self, batch: usize) -> usize {
+        self.widest_len(batch).saturating_mul(2)
+    }
+
+    /// One batch of the widest layer's outputs.
+    const fn widest_len(&self, batch: usize) -> usize {
         batch.saturating_mul(self.sizes.widest)
     }
 

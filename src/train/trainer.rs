@@ -870,8 +870,8 @@ impl Buffers {
         loss: Loss,
     ) -> Result<(f32, usize), TrainError> {
         let rows = y.len();
-        let acts = &mut self.acts[..net.activations_len(rows)];
-        let out = net.forward_eval(params, x, rows, acts, &mut self.workspace)?;
+        let buffer = &mut self.acts[..net.infer_len(rows)];
+        let out = net.infer(params, x, rows, buffer, &mut self.workspace)?;
         let grad = &mut self.grad_out[..rows * net.output()];
         let l = loss_and_grad(loss, out, y, &mut self.target, grad)?;
         Ok((l, accuracy(out, y, net.output())?))

@@ -281,11 +281,10 @@ fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
 /// The XOR network's mean squared error and number of correct outputs,
 /// through the inference path.
 fn xor_eval(b: &mut Buffers) -> Result<(f32, usize)> {
-    let mut ping = [0.0f32; XOR.infer_len(4)];
-    let mut pong = [0.0f32; XOR.infer_len(4)];
+    let mut buffer = [0.0f32; XOR.infer_len(4)];
     let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let ws = workspace(b.workspace, XOR.workspace_len(4))?;
-    let out = XOR.infer(b.xor_params, &x, 4, &mut ping, &mut pong, ws)?;
+    let out = XOR.infer(b.xor_params, &x, 4, &mut buffer, ws)?;
     let mut grad = [0.0f32; 4];
     let loss = loss::mse(out, &XOR_T, &mut grad)?;
     let correct = out
@@ -393,7 +392,8 @@ fn spiral_eval(b: &mut Buffers) -> Result<(f32, usize)> {
     for (k, x) in b.spiral_x.chunks_exact(2 * BATCH).enumerate() {
         let labels: [u32; BATCH] = core::array::from_fn(|j| spiral_label(k * BATCH + j));
         let ws = workspace(b.workspace, SPIRAL.workspace_len(BATCH))?;
-        let out = SPIRAL.forward_eval(b.spiral_params, x, BATCH, b.spiral_acts, ws)?;
+        let buffer = &mut b.spiral_acts[..SPIRAL.infer_len(BATCH)];
+        let out = SPIRAL.infer(b.spiral_params, x, BATCH, buffer, ws)?;
         total += loss::softmax_cross_entropy(out, &labels, 2, &mut grad)?;
         correct += out
             .chunks_exact(2)
