@@ -122,12 +122,7 @@ fn random_labels(data: &Dataset) -> Result<Dataset> {
         .iter()
         .map(|_| ((u64::from(rng.next_u32()) * classes) >> 32) as u32)
         .collect();
-    Ok(Dataset::new(
-        data.features(),
-        data.classes(),
-        data.inputs().to_vec(),
-        labels,
-    )?)
+    Ok(Dataset::new(data.inputs().to_vec(), labels, data.features(), data.classes())?)
 }
 
 /// The first epoch at which the training accuracy reached `at` (a fraction).
