@@ -122,7 +122,12 @@ fn random_labels(data: &Dataset) -> Result<Dataset> {
         .iter()
         .map(|_| ((u64::from(rng.next_u32()) * classes) >> 32) as u32)
         .collect();
-    Ok(Dataset::new(data.inputs().to_vec(), labels, data.features(), data.classes())?)
+    Ok(Dataset::new(
+        data.inputs().to_vec(),
+        labels,
+        data.features(),
+        data.classes(),
+    )?)
 }
 
 /// The first epoch at which the training accuracy reached `at` (a fraction).
