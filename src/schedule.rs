@@ -15,7 +15,7 @@
 //! ```
 //! use microprop::schedule::{self, Schedule, Warmup};
 //! // lr for the 11th optimizer step: cosine from 0.1 down to 0.001 over 100.
-//! let lr = schedule::cosine(0.1, 0.001, 10, 100)?;
+//! let lr = schedule::cosine(0.1, 0.001, 100, 10)?;
 //! assert!(lr < 0.1 && lr > 0.09);
 //! // 5 steps of linear warmup from 0.01, then the same cosine.
 //! let w = Warmup { steps: 5, start_factor: 0.1, then: Schedule::Cosine { min_lr: 0.001, total: 100 } };
@@ -116,7 +116,7 @@ pub fn exponential(base_lr: f64, gamma: f64, t: u64) -> Result<f64> {
 /// # Errors
 ///
 /// `base_lr` or `min_lr` negative or not finite, or `total == 0`.
-pub fn cosine(base_lr: f64, min_lr: f64, t: u64, total: u64) -> Result<f64> {
+pub fn cosine(base_lr: f64, min_lr: f64, total: u64, t: u64) -> Result<f64> {
     non_negative("base_lr", base_lr)?;
     non_negative("min_lr", min_lr)?;
     positive_steps("total", total)?;
@@ -215,7 +215,7 @@ impl Schedule<'_> {
             Schedule::Step { step_size, gamma } => step(base_lr, gamma, step_size, t),
             Schedule::MultiStep { milestones, gamma } => multi_step(base_lr, gamma, milestones, t),
             Schedule::Exponential { gamma } => exponential(base_lr, gamma, t),
-            Schedule::Cosine { min_lr, total } => cosine(base_lr, min_lr, t, total),
+            Schedule::Cosine { min_lr, total } => cosine(base_lr, min_lr, total, t),
             Schedule::InverseTime { decay } => inverse_time(base_lr, decay, t),
         }
     }

@@ -18,7 +18,7 @@ fn scale(p: f32) -> f32 {
 /// Inverted dropout of `x` into `y` with drop probability `p`, writing the
 /// mask (bit `i % 32` of word `i / 32` is element `i`, 1 = kept). Lengths
 /// must match as [`crate::Dropout::forward`] requires.
-pub fn forward<R: Rng + ?Sized>(p: f32, rng: &mut R, x: &[f32], y: &mut [f32], mask: &mut [u32]) {
+pub fn forward<R: Rng + ?Sized>(p: f32, x: &[f32], y: &mut [f32], mask: &mut [u32], rng: &mut R) {
     mask.fill(0);
     if p == 0.0 {
         y.copy_from_slice(x);
