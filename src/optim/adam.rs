@@ -2,10 +2,10 @@
 //! `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, derived_f32, fma, fused, is_zero, max_nan, non_negative,
-    planes_len, splat, sqrt, unit_open,
+    Decay, Lerp, Optimizer, check_step, derived_f32, fma, fused, max_nan, non_negative, planes_len,
+    splat, sqrt, unit_open,
 };
-use crate::backend::{Vector, inlined};
+use crate::backend::inlined;
 use crate::error::Result;
 
 /// Checks the hyperparameters shared by the family, where torch checks them.
@@ -45,40 +45,6 @@ fn check_decoupled(lr: f64, weight_decay: f64, decoupled: bool) -> Result<()> {
 /// `1 - beta^t` in f64, as Python computes it.
 fn bias_correction(beta: f64, t: u64) -> f64 {
     1.0 - libm::pow(beta, t as f64)
-}
-
-/// The gradient as the update sees it: negated when maximizing, plus the L2
-/// penalty when weight decay is not decoupled. The decoupled decay
-/// `p *= 1 - lr * weight_decay` is applied here too, first, as torch does.
-#[derive(Clone, Copy)]
-struct Decay<V> {
-    sign: V,
-    l2: Option<V>,
-    decoupled: Option<V>,
-}
-
-impl<V: Vector> Decay<V> {
-    #[inline(always)]
-    fn new(maximize: bool, lr: f64, weight_decay: f64, decoupled: bool) -> Self {
-        let on = !is_zero(weight_decay);
-        Self {
-            sign: V::splat(if maximize { -1.0 } else { 1.0 }),
-            l2: (on && !decoupled).then(|| splat(weight_decay)),
-            decoupled: (on && decoupled).then(|| splat(1.0 - lr * weight_decay)),
-        }
-    }
-
-    #[inline(always)]
-    fn apply(self, p: &mut V, g: V) -> V {
-        let g = g * self.sign;
-        if let Some(f) = self.decoupled {
-            *p *= f;
-        }
-        match self.l2 {
-            Some(wd) => fma(*p, wd, g),
-            None => g,
-        }
-    }
 }
 
 /// `torch.optim.Adam`, with AMSGrad and optionally decoupled weight decay.
