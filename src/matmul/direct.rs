@@ -79,7 +79,7 @@ impl Direct {
         b: MatRef,
         beta: f32,
         c: &mut MatMut,
-        epi: &dyn Epilogue,
+        epi: &mut dyn Epilogue,
     ) {
         let s = Scale { alpha, beta };
         match self {
@@ -153,7 +153,7 @@ fn broadcast<V: Vector, const MR: usize, const NV: usize, const NR: usize>(
     a: MatRef,
     b: MatRef,
     c: &mut MatMut,
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
 ) {
     if s.plain() {
         broadcast_with::<V, MR, NV, NR, true>(s, a, b, c, epi);
@@ -175,7 +175,7 @@ fn broadcast_with<
     a: MatRef,
     b: MatRef,
     c: &mut MatMut,
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
 ) {
     let m = a.rows;
     for (j0, skip) in windows(b.cols, NR) {
@@ -317,7 +317,7 @@ fn broadcast_kernel<V: Vector, const R: usize, const NV: usize, const NR: usize>
 
 /// The dot kernel over all of C: `DR`-row strips, `DC`-column windows.
 #[inline(always)]
-fn dot<V: Vector>(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &dyn Epilogue) {
+fn dot<V: Vector>(s: Scale, a: MatRef, b: MatRef, c: &mut MatMut, epi: &mut dyn Epilogue) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let bt = b.t();
     // The last `k % LANES` terms come from one vector ending at `k`, with

@@ -17,7 +17,7 @@ use crate::backend::{Gemm, Vector};
 pub(crate) trait Epilogue {
     /// Transforms rows `i0..i0 + rows`, columns `j0..j0 + cols` of the
     /// row-major C.
-    fn apply(&self, c: &mut MatMut, at: (usize, usize), size: (usize, usize));
+    fn apply(&mut self, c: &mut MatMut, at: (usize, usize), size: (usize, usize));
 }
 
 /// No epilogue: plain `gemm`.
@@ -25,7 +25,7 @@ pub(crate) struct Plain;
 
 impl Epilogue for Plain {
     #[inline(always)]
-    fn apply(&self, _c: &mut MatMut, _at: (usize, usize), _size: (usize, usize)) {}
+    fn apply(&mut self, _c: &mut MatMut, _at: (usize, usize), _size: (usize, usize)) {}
 }
 
 /// `c = alpha * acc + beta * c` for the `mr x nr` corner of the tile at
@@ -83,7 +83,7 @@ pub(crate) fn gemm_packed<V: Gemm, const MR: usize, const NV: usize, const NR: u
     beta: f32,
     c: &mut MatMut,
     workspace: &mut [f32],
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let (mc_max, nc_max) = (V::MC, V::NC);

@@ -8,29 +8,44 @@ use crate::error::{Result, check_capacity, check_len};
 
 /// Adds the bias to a finished block of C and applies the activation,
 /// while the block is still in cache: one activation call for a block of
-/// whole rows, one per row otherwise.
-struct BiasActivation<'a> {
-    bias: &'a [f32],
-    activation: Activation,
+/// whole rows, one per row otherwise. The activation's output goes to `out`
+/// if given (C then keeps the pre-activation `A * B + bias` for a backward
+/// pass), else over C.
+pub(crate) struct BiasActivation<'a, 'o> {
+    pub(crate) bias: &'a [f32],
+    pub(crate) activation: Activation,
+    pub(crate) out: Option<MatMut<'o>>,
 }
 
-impl Epilogue for BiasActivation<'_> {
+impl Epilogue for BiasActivation<'_, '_> {
     #[inline(always)]
-    fn apply(&self, c: &mut MatMut, (i0, j0): (usize, usize), (rows, cols): (usize, usize)) {
+    fn apply(&mut self, c: &mut MatMut, (i0, j0): (usize, usize), (rows, cols): (usize, usize)) {
         let bias = &self.bias[j0..][..cols];
         for i in i0..i0 + rows {
             let row = c.row_segment(i, j0, cols);
             row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
         }
-        // The activation was validated up front and in-place forward has no
-        // length to mismatch, so it cannot fail.
+        // The activation was validated up front and the blocks of C and
+        // `out` have the same length, so it cannot fail.
+        let act = self.activation;
         let whole_rows = cols == c.cols;
-        if let Some(block) = c.rows_mut(i0, rows).filter(|_| whole_rows) {
-            let _ = self.activation.forward_in_place(block);
-        } else {
-            for i in i0..i0 + rows {
-                let _ = self.activation.forward_in_place(c.row_segment(i, j0, cols));
-            }
+        match self.out.as_mut() {
+            None => match c.rows_mut(i0, rows).filter(|_| whole_rows) {
+                Some(block) => {
+                    let _ = act.forward_in_place(block);
+                }
+                None => (i0..i0 + rows).for_each(|i| {
+                    let _ = act.forward_in_place(c.row_segment(i, j0, cols));
+                }),
+            },
+            Some(out) => match (c.rows_mut(i0, rows), out.rows_mut(i0, rows)) {
+                (Some(z), Some(y)) if whole_rows => {
+                    let _ = act.forward(z, y);
+                }
+                _ => (i0..i0 + rows).for_each(|i| {
+                    let _ = act.forward(c.row_segment(i, j0, cols), out.row_segment(i, j0, cols));
+                }),
+            },
         }
     }
 }
@@ -102,11 +117,23 @@ pub fn gemm_bias_activation(
             0.0,
             c,
             workspace,
-            &BiasActivation { bias, activation },
+            &mut BiasActivation {
+                bias,
+                activation,
+                out: None,
+            },
         );
     } else {
         let mut c = c;
-        run(1.0, a, b, 0.0, c.rb_mut(), workspace, &super::driver::Plain);
+        run(
+            1.0,
+            a,
+            b,
+            0.0,
+            c.rb_mut(),
+            workspace,
+            &mut super::driver::Plain,
+        );
         // Columns of C are contiguous: each gets one bias element.
         let mut ct = c.t();
         let m = ct.cols;

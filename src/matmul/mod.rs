@@ -22,7 +22,10 @@
 //!
 //! [`gemm_bias_activation`] computes `act(A * B + bias)` with the bias and
 //! the activation applied to each tile as soon as it is final, so a dense
-//! layer's forward pass is one sweep over its output.
+//! layer's forward pass is one sweep over its output. [`Dense`] runs a
+//! whole layer: the forward pass, keeping the pre-activation for the
+//! backward pass in the same sweep, and the backward products, each on
+//! the path gemm would take.
 //!
 //! # Algorithm
 //!
@@ -83,6 +86,7 @@ mod direct;
 mod driver;
 mod fused;
 mod kernel;
+mod layer;
 mod pack;
 #[cfg(feature = "parallel")]
 mod parallel;
@@ -91,11 +95,10 @@ mod view;
 
 pub use blocking::gemm_workspace_len;
 pub use fused::gemm_bias_activation;
+pub use layer::Dense;
 #[cfg(feature = "parallel")]
 pub use parallel::{gemm_parallel, gemm_parallel_workspace_len};
 pub use view::{MatMut, MatRef};
-
-pub(crate) use small::{dot, is_small, is_tiny, mul_add, pairs};
 
 use crate::backend::Gemm;
 use crate::error::{Error, Result, check_capacity};
@@ -170,7 +173,7 @@ pub fn gemm(
         workspace.len(),
         gemm_workspace_len(a.rows, b.cols, a.cols),
     )?;
-    run(alpha, a, b, beta, c, workspace, &Plain);
+    run(alpha, a, b, beta, c, workspace, &mut Plain);
     Ok(())
 }
 
@@ -202,7 +205,7 @@ fn run(
     beta: f32,
     c: MatMut,
     workspace: &mut [f32],
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
 ) {
     // C^T = B^T * A^T, with C^T row-major.
     let (a, b, c) = if c.cs == 1 {
@@ -259,7 +262,7 @@ fn compute<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS:
     beta: f32,
     mut c: MatMut,
     workspace: &mut [f32],
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
     path: Path,
 ) {
     const { assert!(NR == NV * V::LANES && MR == V::MR && NR == V::NR && KS == V::KS) };
@@ -364,17 +367,17 @@ mod tests {
                             let mut c = MatMut::new(&mut got, m, n).unwrap();
                             match (path, direct) {
                                 ("tiny", _) => {
-                                    small::gemm_tiny::<V>(1.0, av, bv, 0.0, &mut c, &Plain);
+                                    small::gemm_tiny::<V>(1.0, av, bv, 0.0, &mut c, &mut Plain);
                                 }
                                 ("direct", Some(d)) => {
-                                    d.gemm::<V, MR, NV, NR>(1.0, av, bv, 0.0, &mut c, &Plain);
+                                    d.gemm::<V, MR, NV, NR>(1.0, av, bv, 0.0, &mut c, &mut Plain);
                                 }
                                 ("direct", None) => continue,
                                 ("small", _) => small::gemm_small::<V, MR, NV, NR, KS>(
-                                    1.0, av, bv, 0.0, &mut c, &Plain,
+                                    1.0, av, bv, 0.0, &mut c, &mut Plain,
                                 ),
                                 _ => driver::gemm_packed::<V, MR, NV, NR>(
-                                    1.0, av, bv, 0.0, &mut c, &mut ws, &Plain,
+                                    1.0, av, bv, 0.0, &mut c, &mut ws, &mut Plain,
                                 ),
                             }
                             for (idx, (g, w)) in got.iter().zip(&want).enumerate() {

@@ -43,9 +43,23 @@ pub fn gemm_parallel(
     workspace: &mut [f32],
 ) -> Result<()> {
     check_shapes(&a, &b, &c)?;
+    let per = gemm_workspace_len(a.rows, b.cols, a.cols);
+    check_capacity("workspace", workspace.len(), per)?;
+    run_parallel(alpha, a, b, beta, c, workspace);
+    Ok(())
+}
+
+/// [`gemm_parallel`] on checked arguments.
+pub(super) fn run_parallel(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: MatMut,
+    workspace: &mut [f32],
+) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let per = gemm_workspace_len(m, n, k);
-    check_capacity("workspace", workspace.len(), per)?;
     let threads = rayon::current_num_threads();
     let mut parts = workspace
         .len()
@@ -70,7 +84,6 @@ pub fn gemm_parallel(
         path,
     };
     job.bands(a, b, c, workspace, parts);
-    Ok(())
 }
 
 /// What every band shares.
@@ -95,7 +108,7 @@ impl Job {
             let ws = &mut workspace[..self.per];
             let (alpha, beta, path) = (self.alpha, self.beta, self.path);
             return crate::backend::dispatch!(V => {
-                compute_with!(V, alpha, a, b, beta, c, ws, &Plain, path)
+                compute_with!(V, alpha, a, b, beta, c, ws, &mut Plain, path)
             });
         }
         let left = parts / 2;

@@ -52,21 +52,20 @@ pub(crate) fn is_tiny(m: usize, n: usize, k: usize) -> bool {
 /// (fused where the vector type has FMA, two roundings elsewhere), on one
 /// value.
 #[inline(always)]
-pub(crate) fn mul_add<V: Vector>(a: f32, b: f32, c: f32) -> f32 {
+fn mul_add<V: Vector>(a: f32, b: f32, c: f32) -> f32 {
     crate::backend::lane0(V::splat(a).mul_add(V::splat(b), V::splat(c)))
 }
 
 /// The pairs `(a[i], b[i])` of two slices, for [`dot`].
 #[inline(always)]
-pub(crate) fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (f32, f32)> + 'a {
+fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (f32, f32)> + 'a {
     a.iter().copied().zip(b.iter().copied())
 }
 
 /// The dot product of the pairs, accumulated in order from 0 with the
-/// micro-kernel's rounding: every element of a tiny product, and of the
-/// per-element layers of [`nn`](crate::nn), which must give the same bits.
+/// micro-kernel's rounding: every element of a tiny product.
 #[inline(always)]
-pub(crate) fn dot<V: Vector>(pairs: impl Iterator<Item = (f32, f32)>) -> f32 {
+fn dot<V: Vector>(pairs: impl Iterator<Item = (f32, f32)>) -> f32 {
     let mut acc = 0.0;
     for (x, y) in pairs {
         acc = mul_add::<V>(x, y, acc);
@@ -85,7 +84,7 @@ pub(crate) fn gemm_tiny<V: Vector>(
     b: MatRef,
     beta: f32,
     c: &mut MatMut,
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let s = Scale { alpha, beta };
@@ -140,7 +139,7 @@ pub(crate) fn gemm_small<
     b: MatRef,
     beta: f32,
     c: &mut MatMut,
-    epi: &dyn Epilogue,
+    epi: &mut dyn Epilogue,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let mut a_pack = [[0.0f32; MR]; KS];

@@ -26,17 +26,14 @@
 //! # The three products
 //!
 //! With `X` the `(batch, in)` input of a layer and `W` its `(out, in)`
-//! weights, the forward pass is `Y = act(X * W^T + b)` (one fused
-//! [`gemm_bias_activation`](crate::matmul::gemm_bias_activation)); the
-//! backward pass turns the gradient `dY` into `dZ = dY * act'(Z)`, then
-//! `dW = dZ^T * X`, `db` = column sums of `dZ`, and `dX = dZ * W`.
-//!
-//! A layer whose products are tiny (at most 256 multiply-adds at the
-//! batch size, such as every layer of a 2-4-1 network) skips gemm and its
-//! per-call checks and goes element by element, with gemm's dot products
-//! and the activation kernels, so its results are bit for bit those of the
-//! gemm path.
-//!
+//! weights, the forward pass is `Y = act(X * W^T + b)`, keeping `Z = X *
+//! W^T + b` in the same sweep; the backward pass turns the gradient `dY`
+//! into `dZ = dY * act'(Z)`, then `dW = dZ^T * X`, `db` = column sums of
+//! `dZ`, and `dX = dZ * W`. Each layer is a [`Dense`] layer of
+//! [`matmul`](crate::matmul), which picks gemm's path for its shapes: a
+//! tiny layer (at most 256 multiply-adds at the batch size, such as every
+//! layer of a 2-4-1 network) runs inline, one dot product per element.
+
 //! # A network known at compile time
 //!
 //! [`Mlp::forward`], [`Mlp::backward`] and [`Mlp::step`] are
@@ -99,11 +96,11 @@
 
 mod pass;
 
-use crate::Activation;
 use crate::error::{Error, Result, check_len};
 use crate::init::{self, FanMode};
-use crate::matmul::{gemm_workspace_len, is_small};
+use crate::matmul::Dense;
 use crate::optim::Optimizer;
+use crate::{Activation, Dropout};
 
 use rand_core::Rng;
 
@@ -177,8 +174,6 @@ struct Sizes {
     params: usize,
     /// Units of the widest layer.
     widest: usize,
-    /// Multiply-adds of the largest layer for one row of the batch.
-    largest: usize,
     /// Forward intermediates (see [`Mlp::activations_len`]) per row of the
     /// batch.
     kept: usize,
@@ -196,8 +191,7 @@ const fn mul_add(a: usize, b: usize, c: usize) -> usize {
 impl Sizes {
     /// The sizes of a network with `input` features and `layers`.
     const fn of(input: usize, layers: &[LayerSpec]) -> Self {
-        let (mut weights, mut biases, mut widest, mut largest, mut kept) =
-            (0usize, 0usize, 0, 0, 0);
+        let (mut weights, mut biases, mut widest, mut kept) = (0usize, 0usize, 0, 0);
         let mut dropout = false;
         let mut fan_in = input;
         let mut l = 0;
@@ -207,7 +201,6 @@ impl Sizes {
             weights = weights.saturating_add(size);
             biases = biases.saturating_add(units);
             widest = if units > widest { units } else { widest };
-            largest = if size > largest { size } else { largest };
             kept = mul_add(slots, units, kept);
             dropout |= layers[l].dropout > 0.0;
             fan_in = units;
@@ -217,7 +210,6 @@ impl Sizes {
             weights,
             params: weights.saturating_add(biases),
             widest,
-            largest,
             kept,
             acts: mul_add(2, widest, kept),
             dropout,
@@ -353,8 +345,9 @@ impl<'a> Mlp<'a> {
         let mut l = 0;
         while l < self.layers.len() {
             if self.layers[l].dropout > 0.0 {
-                // Bit i % 32 of word i / 32 is element i, as in `Dropout`.
-                n = n.saturating_add(batch.saturating_mul(self.layers[l].units).div_ceil(32));
+                n = n.saturating_add(Dropout::mask_len(
+                    batch.saturating_mul(self.layers[l].units),
+                ));
             }
             l += 1;
         }
@@ -369,25 +362,20 @@ impl<'a> Mlp<'a> {
     /// `threads` times this length splits each large product over up to
     /// `threads` of rayon's threads, with the same bits as one thread.
     pub fn workspace_len(&self, batch: usize) -> usize {
-        if is_small(batch, 1, self.sizes.largest) {
-            // Every product of every layer is small enough for gemm's paths
-            // without workspace.
-            return 0;
-        }
         (0..self.layers.len())
-            .map(|l| {
-                let (out, inp) = (self.layers[l].units, self.fan_in(l));
-                // The three products have the same size: either all take the
-                // path without workspace (0) or none does.
-                match gemm_workspace_len(batch, out, inp) {
-                    0 => 0,
-                    forward => forward
-                        .max(gemm_workspace_len(out, inp, batch))
-                        .max(gemm_workspace_len(batch, inp, out)),
-                }
-            })
+            .map(|l| self.dense(l).workspace_len(batch))
             .max()
             .unwrap_or(0)
+    }
+
+    /// Layer `l` as a [`Dense`] layer of matmul.
+    #[inline(always)]
+    fn dense(&self, l: usize) -> Dense {
+        Dense {
+            inputs: self.fan_in(l),
+            units: self.layers[l].units,
+            activation: self.layers[l].activation,
+        }
     }
 
     /// Number of `f32` of the buffer of [`Mlp::infer`]: two batches of the

@@ -3,12 +3,6 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
-#[cfg(feature = "parallel")]
-use crate::matmul::gemm_parallel as product;
-use crate::matmul::{dot, is_tiny, mul_add, pairs};
-#[cfg(not(feature = "parallel"))]
-use crate::matmul::{gemm as product, gemm_bias_activation};
-use crate::{Activation, MatMut, MatRef};
 use rand_core::Rng;
 
 impl Mlp<'_> {
@@ -24,47 +18,6 @@ impl Mlp<'_> {
         check_len("params", params.len(), self.param_len())?;
         check_len("input", input.len(), batch.saturating_mul(self.input))?;
         check_capacity("workspace", workspace.len(), self.workspace_len(batch))
-    }
-
-    /// `y = act(x * W^T + b)` for layer `l`, whose weights `w` and biases
-    /// `b` come from [`Mlp::walk`], also keeping `z = x * W^T + b` in
-    /// `keep` if given (for the backward pass).
-    ///
-    /// A layer whose product is tiny goes element by element: the same dot
-    /// products as gemm's path for tiny products, the bias, then the
-    /// activation, with none of gemm's per-call checks, since the shapes
-    /// hold by construction. The bits are those of the fused gemm.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn dense(
-        &self,
-        (w, b): (&[f32], &[f32]),
-        l: usize,
-        x: &[f32],
-        batch: usize,
-        activation: Activation,
-        keep: Option<&mut [f32]>,
-        y: &mut [f32],
-        workspace: &mut [f32],
-    ) -> Result<()> {
-        let (units, fan_in) = (self.layers[l].units, self.fan_in(l));
-        if is_tiny(batch, units, fan_in) {
-            let mut keep = keep;
-            crate::backend::dispatch!(V => {
-                let rows = x.chunks_exact(fan_in).zip(y.chunks_exact_mut(units));
-                for (r, (x, y)) in rows.enumerate() {
-                    for (j, ((w, &b), y)) in w.chunks_exact(fan_in).zip(b).zip(y).enumerate() {
-                        let z = dot::<V>(pairs(x, w)) + b;
-                        if let Some(keep) = keep.as_deref_mut() {
-                            keep[r * units + j] = z;
-                        }
-                        *y = activation.forward_one(z);
-                    }
-                }
-            });
-            return Ok(());
-        }
-        dense_gemm((w, b), x, batch, activation, keep, y, workspace)
     }
 
     /// The offsets of each layer's weights and of its biases in the
@@ -102,7 +55,7 @@ impl Mlp<'_> {
     fn mask_offset(&self, l: usize, batch: usize) -> usize {
         (0..l)
             .filter(|&i| self.layers[i].dropout > 0.0)
-            .map(|i| (batch * self.layers[i].units).div_ceil(32))
+            .map(|i| Dropout::mask_len(batch * self.layers[i].units))
             .sum()
     }
 
@@ -142,10 +95,12 @@ impl Mlp<'_> {
             };
             let (z, rest) = rest.split_at_mut(n);
             let (y, rest) = rest.split_at_mut(n);
-            let wb = self.slices(params, l, at);
-            self.dense(wb, l, x, batch, spec.activation, Some(z), y, workspace)?;
+            let (w, b) = self.slices(params, l, at);
+            self.dense(l)
+                .forward(w, b, x, batch, Some(z), y, workspace)?;
             if spec.dropout > 0.0 {
-                let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
+                let (mask, rest_masks) =
+                    core::mem::take(&mut masks).split_at_mut(Dropout::mask_len(n));
                 Dropout::new(spec.dropout)?.forward(y, &mut rest[..n], mask, rng)?;
                 masks = rest_masks;
             }
@@ -209,7 +164,7 @@ impl Mlp<'_> {
             let (z, y) = fwd[start..start + 2 * n].split_at(n);
             let dz = &mut g[..n];
             if spec.dropout > 0.0 {
-                let mask = &masks[self.mask_offset(l, batch)..][..n.div_ceil(32)];
+                let mask = &masks[self.mask_offset(l, batch)..][..Dropout::mask_len(n)];
                 Dropout::new(spec.dropout)?.backward_in_place(mask, dz)?;
             }
             let x = if l == 0 {
@@ -225,15 +180,9 @@ impl Mlp<'_> {
             } else {
                 None
             };
-            if is_tiny(batch, spec.units, fan_in) {
-                for ((g, &z), &y) in dz.iter_mut().zip(z).zip(y) {
-                    *g = spec.activation.backward_one(z, y, *g);
-                }
-                products_tiny(dz, x, w, dw, db, dx);
-            } else {
-                spec.activation.backward_in_place(z, y, dz)?;
-                products(dz, x, w, dw, db, dx, workspace)?;
-            }
+            spec.activation.backward_in_place(z, y, dz)?;
+            self.dense(l)
+                .backward(w, x, batch, dz, dw, db, dx, workspace)?;
             if l > 0 {
                 core::mem::swap(&mut g, &mut gx);
             }
@@ -272,192 +221,11 @@ impl Mlp<'_> {
                 &cur[..batch * fan_in]
             };
             let y = &mut next[..batch * spec.units];
-            let wb = self.slices(params, l, at);
-            self.dense(wb, l, x, batch, spec.activation, None, y, workspace)?;
+            let (w, b) = self.slices(params, l, at);
+            self.dense(l).forward(w, b, x, batch, None, y, workspace)?;
             core::mem::swap(&mut cur, &mut next);
         }
         let cur: &'b [f32] = cur;
         Ok(&cur[..batch * self.output()])
-    }
-}
-
-/// [`Mlp::dense`] through gemm, for layers that are not tiny: kept out of
-/// line, so that inlining the passes copies only the tiny path.
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn dense_gemm(
-    (w, b): (&[f32], &[f32]),
-    x: &[f32],
-    batch: usize,
-    activation: Activation,
-    keep: Option<&mut [f32]>,
-    y: &mut [f32],
-    workspace: &mut [f32],
-) -> Result<()> {
-    let (units, fan_in) = (b.len(), w.len() / b.len());
-    let (a, w) = (
-        MatRef::new(x, batch, fan_in)?,
-        MatRef::new(w, units, fan_in)?,
-    );
-    match keep {
-        Some(z) => {
-            let zm = MatMut::new(z, batch, units)?;
-            biased(a, w.t(), b, Activation::Identity, zm, workspace)?;
-            activation.forward(z, y)
-        }
-        None => biased(
-            a,
-            w.t(),
-            b,
-            activation,
-            MatMut::new(y, batch, units)?,
-            workspace,
-        ),
-    }
-}
-
-/// `C = act(A * B + bias)` in one sweep of the fused gemm.
-#[cfg(not(feature = "parallel"))]
-fn biased(
-    a: MatRef,
-    b: MatRef,
-    bias: &[f32],
-    activation: Activation,
-    c: MatMut,
-    workspace: &mut [f32],
-) -> Result<()> {
-    gemm_bias_activation(a, b, bias, activation, c, workspace)
-}
-
-/// `C = act(A * B + bias)`: the product on as many of rayon's threads as
-/// `workspace` has room for, then the bias and the activation, in the order
-/// and with the rounding of the fused gemm, so the bits do not depend on
-/// the number of threads.
-#[cfg(feature = "parallel")]
-fn biased(
-    a: MatRef,
-    b: MatRef,
-    bias: &[f32],
-    activation: Activation,
-    c: MatMut,
-    workspace: &mut [f32],
-) -> Result<()> {
-    let (rows, cols) = (a.rows(), b.cols());
-    let mut c = c;
-    product(1.0, a, b, 0.0, c.rb_mut(), workspace)?;
-    for i in 0..rows {
-        let row = c.row_segment(i, 0, cols);
-        row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
-        activation.forward_in_place(row)?;
-    }
-    Ok(())
-}
-
-/// A layer's backward products from `dz`, the `(batch, units)` gradient of
-/// its pre-activations, with `x` its `(batch, fan_in)` input and `w` its
-/// `(units, fan_in)` weights: `dw = dz^T * x`, `db` = column sums of `dz`,
-/// and, if wanted, `dx = dz * w`.
-fn products(
-    dz: &[f32],
-    x: &[f32],
-    w: &[f32],
-    dw: &mut [f32],
-    db: &mut [f32],
-    dx: Option<&mut [f32]>,
-    workspace: &mut [f32],
-) -> Result<()> {
-    let (units, fan_in) = (db.len(), dw.len() / db.len());
-    let batch = dz.len() / units;
-    let dz_mat = MatRef::new(dz, batch, units)?;
-    product(
-        1.0,
-        dz_mat.t(),
-        MatRef::new(x, batch, fan_in)?,
-        0.0,
-        MatMut::new(dw, units, fan_in)?,
-        workspace,
-    )?;
-    column_sums(dz, db);
-    if let Some(dx) = dx {
-        product(
-            1.0,
-            dz_mat,
-            MatRef::new(w, units, fan_in)?,
-            0.0,
-            MatMut::new(dx, batch, fan_in)?,
-            workspace,
-        )?;
-    }
-    Ok(())
-}
-
-/// [`products`] for a tiny layer, element by element, as rank-1 updates
-/// over the rows of `dz`: every element still accumulates its terms in
-/// order from 0 with the rounding of gemm's path for tiny products, so the
-/// bits are the same, and every access is contiguous. Not forced inline:
-/// then LLVM would not unroll the backward pass's loop over the layers.
-fn products_tiny(
-    dz: &[f32],
-    x: &[f32],
-    w: &[f32],
-    dw: &mut [f32],
-    db: &mut [f32],
-    dx: Option<&mut [f32]>,
-) {
-    crate::backend::dispatch!(V => products_tiny_with::<V>(dz, x, w, dw, db, dx));
-}
-
-/// [`products_tiny`] with the rounding of the vector type `V`.
-#[inline(always)]
-fn products_tiny_with<V: crate::backend::Vector>(
-    dz: &[f32],
-    x: &[f32],
-    w: &[f32],
-    dw: &mut [f32],
-    db: &mut [f32],
-    dx: Option<&mut [f32]>,
-) {
-    let (units, fan_in) = (db.len(), dw.len() / db.len());
-    if dz.is_empty() {
-        // An empty batch: no terms, every sum is 0.
-        dw.fill(0.0);
-    }
-    for (r, (dz, x)) in dz
-        .chunks_exact(units)
-        .zip(x.chunks_exact(fan_in))
-        .enumerate()
-    {
-        for (dw, &d) in dw.chunks_exact_mut(fan_in).zip(dz) {
-            for (dw, &x) in dw.iter_mut().zip(x) {
-                *dw = mul_add::<V>(d, x, if r == 0 { 0.0 } else { *dw });
-            }
-        }
-    }
-    column_sums(dz, db);
-    if let Some(dx) = dx {
-        for (dz, dx) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(fan_in)) {
-            for (j, (w, &d)) in w.chunks_exact(fan_in).zip(dz).enumerate() {
-                for (dx, &w) in dx.iter_mut().zip(w) {
-                    *dx = mul_add::<V>(d, w, if j == 0 { 0.0 } else { *dx });
-                }
-            }
-        }
-    }
-}
-
-/// `db` = the column sums of the rows of `dz` (`db.len()` columns), each
-/// summed in row order from 0. The first row starts the sums, so a tiny
-/// layer needs no separate zeroing pass.
-#[inline]
-fn column_sums(dz: &[f32], db: &mut [f32]) {
-    let mut rows = dz.chunks_exact(db.len());
-    match rows.next() {
-        Some(first) => db.iter_mut().zip(first).for_each(|(d, v)| *d = 0.0 + v),
-        None => db.fill(0.0),
-    }
-    for row in rows {
-        for (d, v) in db.iter_mut().zip(row) {
-            *d += v;
-        }
     }
 }

@@ -1,0 +1,283 @@
+//! A dense layer's products: the forward pass `y = act(x * W^T + b)` and the
+//! backward products `dW = dz^T * x`, `db` and `dx = dz * W`.
+//!
+//! Each call takes the path that [`gemm`](super::gemm) would take for its
+//! shapes (with the `parallel` feature, that of `gemm_parallel`), chosen
+//! here once for the layer. A tiny layer (such as those of a 2-4-1
+//! network) runs gemm's tiny path inline, so that for a layer known at
+//! compile time the checks fold away and the loops unroll; the other paths
+//! stay out of line.
+
+use super::driver::{Epilogue, Plain};
+use super::fused::BiasActivation;
+use super::view::{MatMut, MatRef};
+use super::{gemm_workspace_len, small};
+use crate::activation::Activation;
+use crate::error::{Result, check_capacity, check_len};
+
+/// A dense layer `y = act(x * W^T + b)`, as `torch.nn.Linear` followed by
+/// an activation: `x` is a `(batch, inputs)` batch, `W` the `(units,
+/// inputs)` weights and `b` the `units` biases, all row-major.
+///
+/// # Example
+///
+/// One forward and backward pass of a layer of 2 units over 3 inputs:
+///
+/// ```
+/// use microprop::Activation;
+/// use microprop::matmul::Dense;
+///
+/// let layer = Dense { inputs: 3, units: 2, activation: Activation::Relu };
+/// let (x, batch) = ([1.0, 2.0, 3.0, -1.0, 0.0, 1.0], 2);
+/// let w = [1.0, 0.0, 1.0, 0.0, 1.0, -1.0];
+/// let b = [0.5, 0.0];
+/// let mut workspace = vec![0.0; layer.workspace_len(batch)];
+/// let (mut z, mut y) = ([0.0; 4], [0.0; 4]);
+/// layer.forward(&w, &b, &x, batch, Some(&mut z), &mut y, &mut workspace)?;
+/// assert_eq!(z, [4.5, -1.0, 0.5, -1.0]);
+/// assert_eq!(y, [4.5, 0.0, 0.5, 0.0]);
+///
+/// // dz: the loss's gradient through the activation, here given.
+/// let dz = [1.0, 0.0, 2.0, 0.0];
+/// let (mut dw, mut db, mut dx) = ([0.0; 6], [0.0; 2], [0.0; 6]);
+/// layer.backward(&w, &x, batch, &dz, &mut dw, &mut db, Some(&mut dx), &mut workspace)?;
+/// assert_eq!(dw, [-1.0, 2.0, 5.0, 0.0, 0.0, 0.0]);
+/// assert_eq!(db, [3.0, 0.0]);
+/// assert_eq!(dx, [1.0, 0.0, 1.0, 2.0, 0.0, 2.0]);
+/// # Ok::<(), microprop::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense {
+    /// Features of each input row (`fan_in`).
+    pub inputs: usize,
+    /// Outputs of the layer.
+    pub units: usize,
+    /// Applied to `x * W^T + b`.
+    pub activation: Activation,
+}
+
+impl Dense {
+    /// Number of `f32` of workspace that [`Dense::forward`] and
+    /// [`Dense::backward`] need for a batch: the largest
+    /// [`gemm_workspace_len`] of the layer's three products, 0 when they
+    /// are small. With the `parallel` feature, `threads` times this length
+    /// lets each large product use up to `threads` of rayon's threads, with
+    /// the same bits as one.
+    pub fn workspace_len(&self, batch: usize) -> usize {
+        let (units, inputs) = (self.units, self.inputs);
+        gemm_workspace_len(batch, units, inputs)
+            .max(gemm_workspace_len(units, inputs, batch))
+            .max(gemm_workspace_len(batch, inputs, units))
+    }
+
+    /// The forward pass of `batch` rows of `x`: writes the `(batch, units)`
+    /// output `y = act(x * W^T + b)`, and, if `z` is given, the
+    /// pre-activation `z = x * W^T + b` that [`Activation::backward`]
+    /// needs. The bias and the activation are applied to each block of the
+    /// product while it is still in cache, as in
+    /// [`gemm_bias_activation`](super::gemm_bias_activation), whose bits
+    /// these are.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`](crate::Error::LengthMismatch) naming the
+    /// argument unless `w` is `units * inputs` long, `b` `units`, `x`
+    /// `batch * inputs`, `z` and `y` `batch * units`;
+    /// [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) if
+    /// `workspace` is shorter than [`Dense::workspace_len`];
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an
+    /// activation with a bad hyperparameter.
+    ///
+    /// # Precision
+    ///
+    /// As [`gemm_bias_activation`](super::gemm_bias_activation).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn forward(
+        &self,
+        w: &[f32],
+        b: &[f32],
+        x: &[f32],
+        batch: usize,
+        z: Option<&mut [f32]>,
+        y: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        self.check(w, x, batch, workspace)?;
+        check_len("b", b.len(), self.units)?;
+        let n = batch.saturating_mul(self.units);
+        if let Some(z) = z.as_deref() {
+            check_len("z", z.len(), n)?;
+        }
+        check_len("y", y.len(), n)?;
+        self.activation.validate()?;
+        let (xm, wt) = (
+            MatRef::new(x, batch, self.inputs)?,
+            MatRef::new(w, self.units, self.inputs)?.t(),
+        );
+        let y = MatMut::new(y, batch, self.units)?;
+        // With `z`, the product goes to `z` and the activation to `y`.
+        let (c, out) = match z {
+            Some(z) => (MatMut::new(z, batch, self.units)?, Some(y)),
+            None => (y, None),
+        };
+        let mut epi = BiasActivation {
+            bias: b,
+            activation: self.activation,
+            out,
+        };
+        if self.tiny(batch) {
+            let mut c = c;
+            crate::backend::dispatch!(V => small::gemm_tiny::<V>(1.0, xm, wt, 0.0, &mut c, &mut epi));
+        } else {
+            forward_gemm(xm, wt, c, workspace, &mut epi);
+        }
+        Ok(())
+    }
+
+    /// The backward products of `batch` rows, from `dz`, the `(batch,
+    /// units)` gradient of the pre-activation `z` (the gradient of `y`
+    /// through [`Activation::backward`]), with `w` and `x` as given to
+    /// [`Dense::forward`]: writes `dw = dz^T * x`, `db` = the column sums of
+    /// `dz` (each summed in row order), and, if given, `dx = dz * W`, the
+    /// gradient of the input. All are overwritten, not accumulated.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`](crate::Error::LengthMismatch) naming the
+    /// argument unless `w` and `dw` are `units * inputs` long, `x` and `dx`
+    /// `batch * inputs`, `dz` `batch * units` and `db` `units`;
+    /// [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) if
+    /// `workspace` is shorter than [`Dense::workspace_len`].
+    ///
+    /// # Precision
+    ///
+    /// The products as [`gemm`](super::gemm); `db` sums `batch` terms with
+    /// one rounding each.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn backward(
+        &self,
+        w: &[f32],
+        x: &[f32],
+        batch: usize,
+        dz: &[f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+        dx: Option<&mut [f32]>,
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        self.check(w, x, batch, workspace)?;
+        check_len("dz", dz.len(), batch.saturating_mul(self.units))?;
+        check_len("dw", dw.len(), w.len())?;
+        check_len("db", db.len(), self.units)?;
+        if let Some(dx) = dx.as_deref() {
+            check_len("dx", dx.len(), x.len())?;
+        }
+        let (xm, wm) = (
+            MatRef::new(x, batch, self.inputs)?,
+            MatRef::new(w, self.units, self.inputs)?,
+        );
+        let dzm = MatRef::new(dz, batch, self.units)?;
+        let dw = MatMut::new(dw, self.units, self.inputs)?;
+        let dx = match dx {
+            Some(dx) => Some(MatMut::new(dx, batch, self.inputs)?),
+            None => None,
+        };
+        if self.tiny(batch) {
+            let (mut dw, mut dx) = (dw, dx);
+            crate::backend::dispatch!(V => {
+                small::gemm_tiny::<V>(1.0, dzm.t(), xm, 0.0, &mut dw, &mut Plain);
+                if let Some(dx) = dx.as_mut() {
+                    small::gemm_tiny::<V>(1.0, dzm, wm, 0.0, dx, &mut Plain);
+                }
+            });
+        } else {
+            backward_gemm(dzm, xm, wm, dw, dx, workspace);
+        }
+        column_sums(dz, db);
+        Ok(())
+    }
+
+    /// Checks the arguments both passes share.
+    #[inline(always)]
+    fn check(&self, w: &[f32], x: &[f32], batch: usize, workspace: &[f32]) -> Result<()> {
+        check_len("w", w.len(), self.units.saturating_mul(self.inputs))?;
+        check_len("x", x.len(), batch.saturating_mul(self.inputs))?;
+        check_capacity("workspace", workspace.len(), self.workspace_len(batch))
+    }
+
+    /// Whether the layer's products at this batch size take gemm's tiny
+    /// path: all three have the same size, none of them empty.
+    #[inline(always)]
+    fn tiny(&self, batch: usize) -> bool {
+        batch != 0
+            && self.units != 0
+            && self.inputs != 0
+            && small::is_tiny(batch, self.units, self.inputs)
+    }
+}
+
+/// [`Dense::forward`]'s product on gemm's other paths, with the epilogue
+/// applied block by block; with the `parallel` feature, on
+/// `gemm_parallel`'s threads, then the epilogue over the whole of C, which
+/// gives the same bits. Kept out of line, so that inlining the layer
+/// copies only the tiny path.
+#[inline(never)]
+fn forward_gemm(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], epi: &mut dyn Epilogue) {
+    #[cfg(not(feature = "parallel"))]
+    super::run(1.0, a, b, 0.0, c, workspace, epi);
+    #[cfg(feature = "parallel")]
+    {
+        let (m, n) = (c.rows, c.cols);
+        let mut c = c;
+        super::parallel::run_parallel(1.0, a, b, 0.0, c.rb_mut(), workspace);
+        epi.apply(&mut c, (0, 0), (m, n));
+    }
+}
+
+/// [`Dense::backward`]'s products on gemm's other paths (with the
+/// `parallel` feature, on `gemm_parallel`'s threads), kept out of line.
+#[inline(never)]
+fn backward_gemm(
+    dz: MatRef,
+    x: MatRef,
+    w: MatRef,
+    dw: MatMut,
+    dx: Option<MatMut>,
+    workspace: &mut [f32],
+) {
+    product(dz.t(), x, dw, workspace);
+    if let Some(dx) = dx {
+        product(dz, w, dx, workspace);
+    }
+}
+
+/// `C = A * B` as [`gemm`](super::gemm) computes it, or `gemm_parallel`
+/// with the `parallel` feature.
+fn product(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32]) {
+    #[cfg(not(feature = "parallel"))]
+    super::run(1.0, a, b, 0.0, c, workspace, &mut Plain);
+    #[cfg(feature = "parallel")]
+    super::parallel::run_parallel(1.0, a, b, 0.0, c, workspace);
+}
+
+/// `db` = the column sums of the rows of `dz` (`db.len()` columns), each
+/// summed in row order from 0. The first row starts the sums, so there is
+/// no separate zeroing pass.
+#[inline(always)]
+fn column_sums(dz: &[f32], db: &mut [f32]) {
+    if db.is_empty() {
+        return;
+    }
+    let mut rows = dz.chunks_exact(db.len());
+    match rows.next() {
+        Some(first) => db.iter_mut().zip(first).for_each(|(d, v)| *d = 0.0 + v),
+        None => db.fill(0.0),
+    }
+    for row in rows {
+        for (d, v) in db.iter_mut().zip(row) {
+            *d += v;
+        }
+    }
+}
