@@ -8,7 +8,7 @@
 //! compile time the checks fold away and the loops unroll; the other paths
 //! stay out of line.
 
-use super::driver::{Epilogue, Plain};
+use super::driver::Epilogue;
 use super::fused::BiasActivation;
 use super::view::{MatMut, MatRef};
 use super::{gemm_workspace_len, small};
@@ -37,10 +37,11 @@ use crate::error::{Result, check_capacity, check_len};
 /// assert_eq!(z, [4.5, -1.0, 0.5, -1.0]);
 /// assert_eq!(y, [4.5, 0.0, 0.5, 0.0]);
 ///
-/// // dz: the loss's gradient through the activation, here given.
-/// let dz = [1.0, 0.0, 2.0, 0.0];
+/// // The loss's gradient with respect to y; the ReLU passes it where z > 0.
+/// let mut grad = [1.0, 5.0, 2.0, 5.0];
 /// let (mut dw, mut db, mut dx) = ([0.0; 6], [0.0; 2], [0.0; 6]);
-/// layer.backward(&w, &x, batch, &dz, &mut dw, &mut db, Some(&mut dx), &mut workspace)?;
+/// layer.backward(&w, &x, &z, &y, batch, &mut grad, &mut dw, &mut db, Some(&mut dx), &mut workspace)?;
+/// assert_eq!(grad, [1.0, 0.0, 2.0, 0.0]);
 /// assert_eq!(dw, [-1.0, 2.0, 5.0, 0.0, 0.0, 0.0]);
 /// assert_eq!(db, [3.0, 0.0]);
 /// assert_eq!(dx, [1.0, 0.0, 1.0, 2.0, 0.0, 2.0]);
@@ -115,6 +116,24 @@ impl Dense {
             MatRef::new(x, batch, self.inputs)?,
             MatRef::new(w, self.units, self.inputs)?.t(),
         );
+        if self.tiny(batch) {
+            // Element by element: the bias and the activation of each dot
+            // product as it is done, with the arithmetic of the epilogue.
+            let (units, act) = (self.units, self.activation);
+            let mut z = z;
+            crate::backend::dispatch!(V => small::tiny_products::<V>(
+                xm,
+                wt,
+                crate::backend::inlined!(|i, j, acc| {
+                    let zij = acc + b[j];
+                    if let Some(z) = z.as_deref_mut() {
+                        z[i * units + j] = zij;
+                    }
+                    y[i * units + j] = act.forward_one(zij);
+                }),
+            ));
+            return Ok(());
+        }
         let y = MatMut::new(y, batch, self.units)?;
         // With `z`, the product goes to `z` and the activation to `y`.
         let (c, out) = match z {
@@ -126,76 +145,97 @@ impl Dense {
             activation: self.activation,
             out,
         };
-        if self.tiny(batch) {
-            let mut c = c;
-            crate::backend::dispatch!(V => small::gemm_tiny::<V>(1.0, xm, wt, 0.0, &mut c, &mut epi));
-        } else {
-            forward_gemm(xm, wt, c, workspace, &mut epi);
-        }
+        forward_gemm(xm, wt, c, workspace, &mut epi);
         Ok(())
     }
 
-    /// The backward products of `batch` rows, from `dz`, the `(batch,
-    /// units)` gradient of the pre-activation `z` (the gradient of `y`
-    /// through [`Activation::backward`]), with `w` and `x` as given to
-    /// [`Dense::forward`]: writes `dw = dz^T * x`, `db` = the column sums of
-    /// `dz` (each summed in row order), and, if given, `dx = dz * W`, the
-    /// gradient of the input. All are overwritten, not accumulated.
+    /// The backward pass of `batch` rows after [`Dense::forward`] with the
+    /// same `w` and `x`, which kept `z` and wrote `y`: turns `grad`, the
+    /// `(batch, units)` gradient of `y` on entry, into that of `z`,
+    /// `dz = grad * act'(z)` (as [`Activation::backward_in_place`]; with
+    /// [`Activation::Identity`], `grad` is already `dz`), then writes
+    /// `dw = dz^T * x`, `db` = the column sums of `dz` (each summed in row
+    /// order) and, if given, `dx = dz * W`, the gradient of `x`. The
+    /// gradients are overwritten, not accumulated.
     ///
     /// # Errors
     ///
     /// [`Error::LengthMismatch`](crate::Error::LengthMismatch) naming the
     /// argument unless `w` and `dw` are `units * inputs` long, `x` and `dx`
-    /// `batch * inputs`, `dz` `batch * units` and `db` `units`;
-    /// [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) if
-    /// `workspace` is shorter than [`Dense::workspace_len`].
+    /// `batch * inputs`, `z`, `y` and `grad` `batch * units`, and `db`
+    /// `units`; [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) if
+    /// `workspace` is shorter than [`Dense::workspace_len`];
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an
+    /// activation with a bad hyperparameter.
     ///
     /// # Precision
     ///
-    /// The products as [`gemm`](super::gemm); `db` sums `batch` terms with
-    /// one rounding each.
+    /// The activation's derivative as [`Activation::backward`], the
+    /// products as [`gemm`](super::gemm); `db` sums `batch` terms with one
+    /// rounding each.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn backward(
         &self,
         w: &[f32],
         x: &[f32],
+        z: &[f32],
+        y: &[f32],
         batch: usize,
-        dz: &[f32],
+        grad: &mut [f32],
         dw: &mut [f32],
         db: &mut [f32],
         dx: Option<&mut [f32]>,
         workspace: &mut [f32],
     ) -> Result<()> {
         self.check(w, x, batch, workspace)?;
-        check_len("dz", dz.len(), batch.saturating_mul(self.units))?;
+        let n = batch.saturating_mul(self.units);
+        check_len("z", z.len(), n)?;
+        check_len("y", y.len(), n)?;
+        check_len("grad", grad.len(), n)?;
         check_len("dw", dw.len(), w.len())?;
         check_len("db", db.len(), self.units)?;
         if let Some(dx) = dx.as_deref() {
             check_len("dx", dx.len(), x.len())?;
         }
+        let act = self.activation;
+        act.validate()?;
         let (xm, wm) = (
             MatRef::new(x, batch, self.inputs)?,
             MatRef::new(w, self.units, self.inputs)?,
         );
-        let dzm = MatRef::new(dz, batch, self.units)?;
-        let dw = MatMut::new(dw, self.units, self.inputs)?;
-        let dx = match dx {
-            Some(dx) => Some(MatMut::new(dx, batch, self.inputs)?),
-            None => None,
-        };
         if self.tiny(batch) {
-            let (mut dw, mut dx) = (dw, dx);
+            for ((g, &z), &y) in grad.iter_mut().zip(z).zip(y) {
+                *g = act.backward_one(z, y, *g);
+            }
+            let dz = MatRef::new(grad, batch, self.units)?;
+            let inputs = self.inputs;
+            let mut dx = dx;
             crate::backend::dispatch!(V => {
-                small::gemm_tiny::<V>(1.0, dzm.t(), xm, 0.0, &mut dw, &mut Plain);
-                if let Some(dx) = dx.as_mut() {
-                    small::gemm_tiny::<V>(1.0, dzm, wm, 0.0, dx, &mut Plain);
+                small::tiny_products::<V>(
+                    dz.t(),
+                    xm,
+                    crate::backend::inlined!(|i, j, acc| dw[i * inputs + j] = acc),
+                );
+                if let Some(dx) = dx.as_deref_mut() {
+                    small::tiny_products::<V>(
+                        dz,
+                        wm,
+                        crate::backend::inlined!(|i, j, acc| dx[i * inputs + j] = acc),
+                    );
                 }
             });
         } else {
-            backward_gemm(dzm, xm, wm, dw, dx, workspace);
+            act.backward_in_place(z, y, grad)?;
+            let dz = MatRef::new(grad, batch, self.units)?;
+            let dw = MatMut::new(dw, self.units, self.inputs)?;
+            let dx = match dx {
+                Some(dx) => Some(MatMut::new(dx, batch, self.inputs)?),
+                None => None,
+            };
+            backward_gemm(dz, xm, wm, dw, dx, workspace);
         }
-        column_sums(dz, db);
+        column_sums(grad, db);
         Ok(())
     }
 
@@ -257,7 +297,7 @@ fn backward_gemm(
 /// with the `parallel` feature.
 fn product(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32]) {
     #[cfg(not(feature = "parallel"))]
-    super::run(1.0, a, b, 0.0, c, workspace, &mut Plain);
+    super::run(1.0, a, b, 0.0, c, workspace, &mut super::driver::Plain);
     #[cfg(feature = "parallel")]
     super::parallel::run_parallel(1.0, a, b, 0.0, c, workspace);
 }

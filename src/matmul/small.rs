@@ -73,10 +73,9 @@ fn dot<V: Vector>(pairs: impl Iterator<Item = (f32, f32)>) -> f32 {
     acc
 }
 
-/// `C = alpha * A * B + beta * C` one dot product per element, read straight
-/// from the views, for non-empty shapes with C row-major. Each dot product
-/// accumulates its `k` terms in order from 0, as the micro-kernel does, and
-/// each finished row of C goes through the epilogue.
+/// `C = alpha * A * B + beta * C` one dot product per element
+/// ([`tiny_products`]), for non-empty shapes with C row-major; C then goes
+/// through the epilogue.
 #[inline(always)]
 pub(crate) fn gemm_tiny<V: Vector>(
     alpha: f32,
@@ -86,28 +85,42 @@ pub(crate) fn gemm_tiny<V: Vector>(
     c: &mut MatMut,
     epi: &mut dyn Epilogue,
 ) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let (m, n) = (a.rows, b.cols);
     let s = Scale { alpha, beta };
+    let rs = c.rs;
+    tiny_products::<V>(
+        a,
+        b,
+        crate::backend::inlined!(|i, j, acc| s.scalar(acc, &mut c.data[i * rs + j])),
+    );
+    epi.apply(c, (0, 0), (m, n));
+}
+
+/// Each element `(i, j)` of `A * B`, in row-major order, as
+/// `f(i, j, acc)`: one dot product read straight from the views, its `k`
+/// terms accumulated in order from 0 with the micro-kernel's rounding. The
+/// tiny path of both [`gemm`](super::gemm) and [`Dense`](super::Dense),
+/// for non-empty shapes.
+#[inline(always)]
+pub(crate) fn tiny_products<V: Vector>(a: MatRef, b: MatRef, mut f: impl FnMut(usize, usize, f32)) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     if k == 1 && b.cs == 1 {
         // An outer product with a contiguous row of B (the backward products
-        // of a batch of one): one multiply per element of C.
+        // of a batch of one): one multiply per element.
         let b_row = &b.data[..n];
         for i in 0..m {
             let ai = a.data[i * a.rs];
-            let row = c.row_segment(i, 0, n);
-            for (out, &bj) in row.iter_mut().zip(b_row) {
-                s.scalar(mul_add::<V>(ai, bj, 0.0), out);
+            for (j, &bj) in b_row.iter().enumerate() {
+                f(i, j, mul_add::<V>(ai, bj, 0.0));
             }
         }
-        epi.apply(c, (0, 0), (m, n));
         return;
     }
     // Rows of A and columns of B contiguous (always so for k = 1): plain
     // slices, no index checks.
     let contiguous = k == 1 || (a.cs == 1 && b.rs == 1);
     for i in 0..m {
-        let row = c.row_segment(i, 0, n);
-        for (j, out) in row.iter_mut().enumerate() {
+        for j in 0..n {
             let acc = if contiguous {
                 let a_row = &a.data[i * a.rs..][..k];
                 let b_col = &b.data[j * b.cs..][..k];
@@ -118,10 +131,9 @@ pub(crate) fn gemm_tiny<V: Vector>(
                     b.data[p * b.rs + j * b.cs]
                 ))))
             };
-            s.scalar(acc, out);
+            f(i, j, acc);
         }
     }
-    epi.apply(c, (0, 0), (m, n));
 }
 
 /// `C = alpha * A * B + beta * C` without workspace, for non-empty shapes

@@ -180,9 +180,8 @@ impl Mlp<'_> {
             } else {
                 None
             };
-            spec.activation.backward_in_place(z, y, dz)?;
             self.dense(l)
-                .backward(w, x, batch, dz, dw, db, dx, workspace)?;
+                .backward(w, x, z, y, batch, dz, dw, db, dx, workspace)?;
             if l > 0 {
                 core::mem::swap(&mut g, &mut gx);
             }
