@@ -64,8 +64,14 @@ impl Dense {
     /// are small. With the `parallel` feature, `threads` times this length
     /// lets each large product use up to `threads` of rayon's threads, with
     /// the same bits as one.
+    #[inline]
     pub fn workspace_len(&self, batch: usize) -> usize {
         let (units, inputs) = (self.units, self.inputs);
+        // The three products have the same size: either all take a path
+        // without workspace or none does.
+        if small::is_small(batch, units, inputs) {
+            return 0;
+        }
         gemm_workspace_len(batch, units, inputs)
             .max(gemm_workspace_len(units, inputs, batch))
             .max(gemm_workspace_len(batch, inputs, units))
@@ -119,18 +125,22 @@ impl Dense {
         if self.tiny(batch) {
             // Element by element: the bias and the activation of each dot
             // product as it is done, with the arithmetic of the epilogue.
+            // Forced inline on every target, not only where `inlined!`
+            // forces it: for a layer known at compile time the activation
+            // then folds to its own code.
             let (units, act) = (self.units, self.activation);
             let mut z = z;
             crate::backend::dispatch!(V => small::tiny_products::<V>(
                 xm,
                 wt,
-                crate::backend::inlined!(|i, j, acc| {
+                #[inline(always)]
+                |i, j, acc| {
                     let zij = acc + b[j];
                     if let Some(z) = z.as_deref_mut() {
                         z[i * units + j] = zij;
                     }
                     y[i * units + j] = act.forward_one(zij);
-                }),
+                },
             ));
             return Ok(());
         }

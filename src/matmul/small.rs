@@ -104,20 +104,9 @@ pub(crate) fn gemm_tiny<V: Vector>(
 #[inline(always)]
 pub(crate) fn tiny_products<V: Vector>(a: MatRef, b: MatRef, mut f: impl FnMut(usize, usize, f32)) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    if k == 1 && b.cs == 1 {
-        // An outer product with a contiguous row of B (the backward products
-        // of a batch of one): one multiply per element.
-        let b_row = &b.data[..n];
-        for i in 0..m {
-            let ai = a.data[i * a.rs];
-            for (j, &bj) in b_row.iter().enumerate() {
-                f(i, j, mul_add::<V>(ai, bj, 0.0));
-            }
-        }
-        return;
-    }
-    // Rows of A and columns of B contiguous (always so for k = 1): plain
-    // slices, no index checks.
+    // Rows of A and columns of B contiguous (always so for k = 1, such as
+    // the backward products of a batch of one): plain slices, no index
+    // checks. `f` is called in one place, so that it is inlined.
     let contiguous = k == 1 || (a.cs == 1 && b.rs == 1);
     for i in 0..m {
         for j in 0..n {
