@@ -118,9 +118,27 @@ impl Dense {
         }
         check_len("y", y.len(), n)?;
         self.activation.validate()?;
+        self.forward_checked(w, b, x, batch, z, y, workspace);
+        Ok(())
+    }
+
+    /// [`Dense::forward`] on checked arguments (for [`Mlp`](crate::Mlp),
+    /// whose shapes hold by construction).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn forward_checked(
+        &self,
+        w: &[f32],
+        b: &[f32],
+        x: &[f32],
+        batch: usize,
+        z: Option<&mut [f32]>,
+        y: &mut [f32],
+        workspace: &mut [f32],
+    ) {
         let (xm, wt) = (
-            MatRef::new(x, batch, self.inputs)?,
-            MatRef::new(w, self.units, self.inputs)?.t(),
+            MatRef::whole(x, batch, self.inputs),
+            MatRef::whole(w, self.units, self.inputs).t(),
         );
         if self.tiny(batch) {
             // Element by element: the bias and the activation of each dot
@@ -142,12 +160,12 @@ impl Dense {
                     y[i * units + j] = act.forward_one(zij);
                 },
             ));
-            return Ok(());
+            return;
         }
-        let y = MatMut::new(y, batch, self.units)?;
+        let y = MatMut::whole(y, batch, self.units);
         // With `z`, the product goes to `z` and the activation to `y`.
         let (c, out) = match z {
-            Some(z) => (MatMut::new(z, batch, self.units)?, Some(y)),
+            Some(z) => (MatMut::whole(z, batch, self.units), Some(y)),
             None => (y, None),
         };
         let mut epi = BiasActivation {
@@ -156,7 +174,6 @@ impl Dense {
             out,
         };
         forward_gemm(xm, wt, c, workspace, &mut epi);
-        Ok(())
     }
 
     /// The backward pass of `batch` rows after [`Dense::forward`] with the
@@ -208,17 +225,38 @@ impl Dense {
         if let Some(dx) = dx.as_deref() {
             check_len("dx", dx.len(), x.len())?;
         }
+        self.activation.validate()?;
+        self.backward_checked(w, x, z, y, batch, grad, dw, db, dx, workspace);
+        Ok(())
+    }
+
+    /// [`Dense::backward`] on checked arguments (for [`Mlp`](crate::Mlp),
+    /// whose shapes hold by construction).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn backward_checked(
+        &self,
+        w: &[f32],
+        x: &[f32],
+        z: &[f32],
+        y: &[f32],
+        batch: usize,
+        grad: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+        dx: Option<&mut [f32]>,
+        workspace: &mut [f32],
+    ) {
         let act = self.activation;
-        act.validate()?;
         let (xm, wm) = (
-            MatRef::new(x, batch, self.inputs)?,
-            MatRef::new(w, self.units, self.inputs)?,
+            MatRef::whole(x, batch, self.inputs),
+            MatRef::whole(w, self.units, self.inputs),
         );
         if self.tiny(batch) {
             for ((g, &z), &y) in grad.iter_mut().zip(z).zip(y) {
                 *g = act.backward_one(z, y, *g);
             }
-            let dz = MatRef::new(grad, batch, self.units)?;
+            let dz = MatRef::whole(grad, batch, self.units);
             let inputs = self.inputs;
             let mut dx = dx;
             crate::backend::dispatch!(V => {
@@ -236,17 +274,14 @@ impl Dense {
                 }
             });
         } else {
-            act.backward_in_place(z, y, grad)?;
-            let dz = MatRef::new(grad, batch, self.units)?;
-            let dw = MatMut::new(dw, self.units, self.inputs)?;
-            let dx = match dx {
-                Some(dx) => Some(MatMut::new(dx, batch, self.inputs)?),
-                None => None,
-            };
+            // Validated, with the lengths checked: it cannot fail.
+            let _ = act.backward_in_place(z, y, grad);
+            let dz = MatRef::whole(grad, batch, self.units);
+            let dw = MatMut::whole(dw, self.units, self.inputs);
+            let dx = dx.map(|dx| MatMut::whole(dx, batch, self.inputs));
             backward_gemm(dz, xm, wm, dw, dx, workspace);
         }
         column_sums(grad, db);
-        Ok(())
     }
 
     /// Checks the arguments both passes share.

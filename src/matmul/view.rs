@@ -88,6 +88,19 @@ impl<'a> MatRef<'a> {
         })
     }
 
+    /// [`MatRef::new`] for `data` known to be `rows * cols` long.
+    #[inline(always)]
+    pub(crate) fn whole(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        debug_assert_eq!(data.len(), rows * cols);
+        Self {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
     /// The transpose, a `cols x rows` view of the same data.
     #[must_use]
     pub fn t(self) -> Self {
@@ -178,6 +191,19 @@ impl<'a> MatMut<'a> {
             rs: row_stride,
             cs: 1,
         })
+    }
+
+    /// [`MatMut::new`] for `data` known to be `rows * cols` long.
+    #[inline(always)]
+    pub(crate) fn whole(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        debug_assert_eq!(data.len(), rows * cols);
+        Self {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     /// The transpose, a `cols x rows` view of the same data.

@@ -97,7 +97,7 @@ impl Mlp<'_> {
             let (y, rest) = rest.split_at_mut(n);
             let (w, b) = self.slices(params, l, at);
             self.dense(l)
-                .forward(w, b, x, batch, Some(z), y, workspace)?;
+                .forward_checked(w, b, x, batch, Some(z), y, workspace);
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) =
                     core::mem::take(&mut masks).split_at_mut(Dropout::mask_len(n));
@@ -181,7 +181,7 @@ impl Mlp<'_> {
                 None
             };
             self.dense(l)
-                .backward(w, x, z, y, batch, dz, dw, db, dx, workspace)?;
+                .backward_checked(w, x, z, y, batch, dz, dw, db, dx, workspace);
             if l > 0 {
                 core::mem::swap(&mut g, &mut gx);
             }
@@ -221,7 +221,8 @@ impl Mlp<'_> {
             };
             let y = &mut next[..batch * spec.units];
             let (w, b) = self.slices(params, l, at);
-            self.dense(l).forward(w, b, x, batch, None, y, workspace)?;
+            self.dense(l)
+                .forward_checked(w, b, x, batch, None, y, workspace);
             core::mem::swap(&mut cur, &mut next);
         }
         let cur: &'b [f32] = cur;
