@@ -8,7 +8,6 @@
 //! compile time the checks fold away and the loops unroll; the other paths
 //! stay out of line.
 
-use super::driver::Epilogue;
 use super::fused::BiasActivation;
 use super::view::{MatMut, MatRef};
 use super::{gemm_workspace_len, small};
@@ -136,11 +135,11 @@ impl Dense {
         y: &mut [f32],
         workspace: &mut [f32],
     ) {
-        let (xm, wt) = (
-            MatRef::whole(x, batch, self.inputs),
-            MatRef::whole(w, self.units, self.inputs).t(),
-        );
         if self.tiny(batch) {
+            let (xm, wt) = (
+                MatRef::whole(x, batch, self.inputs),
+                MatRef::whole(w, self.units, self.inputs).t(),
+            );
             // Element by element: the bias and the activation of each dot
             // product as it is done, with the arithmetic of the epilogue.
             // Forced inline on every target, not only where `inlined!`
@@ -160,20 +159,9 @@ impl Dense {
                     y[i * units + j] = act.forward_one(zij);
                 },
             ));
-            return;
+        } else {
+            self.forward_gemm(w, b, x, batch, z, y, workspace);
         }
-        let y = MatMut::whole(y, batch, self.units);
-        // With `z`, the product goes to `z` and the activation to `y`.
-        let (c, out) = match z {
-            Some(z) => (MatMut::whole(z, batch, self.units), Some(y)),
-            None => (y, None),
-        };
-        let mut epi = BiasActivation {
-            bias: b,
-            activation: self.activation,
-            out,
-        };
-        forward_gemm(xm, wt, c, workspace, &mut epi);
     }
 
     /// The backward pass of `batch` rows after [`Dense::forward`] with the
@@ -247,12 +235,12 @@ impl Dense {
         dx: Option<&mut [f32]>,
         workspace: &mut [f32],
     ) {
-        let act = self.activation;
-        let (xm, wm) = (
-            MatRef::whole(x, batch, self.inputs),
-            MatRef::whole(w, self.units, self.inputs),
-        );
         if self.tiny(batch) {
+            let act = self.activation;
+            let (xm, wm) = (
+                MatRef::whole(x, batch, self.inputs),
+                MatRef::whole(w, self.units, self.inputs),
+            );
             for ((g, &z), &y) in grad.iter_mut().zip(z).zip(y) {
                 *g = act.backward_one(z, y, *g);
             }
@@ -274,12 +262,7 @@ impl Dense {
                 }
             });
         } else {
-            // Validated, with the lengths checked: it cannot fail.
-            let _ = act.backward_in_place(z, y, grad);
-            let dz = MatRef::whole(grad, batch, self.units);
-            let dw = MatMut::whole(dw, self.units, self.inputs);
-            let dx = dx.map(|dx| MatMut::whole(dx, batch, self.inputs));
-            backward_gemm(dz, xm, wm, dw, dx, workspace);
+            self.backward_gemm(w, x, z, y, batch, grad, dw, dx, workspace);
         }
         column_sums(grad, db);
     }
@@ -303,38 +286,75 @@ impl Dense {
     }
 }
 
-/// [`Dense::forward`]'s product on gemm's other paths, with the epilogue
-/// applied block by block; with the `parallel` feature, on
-/// `gemm_parallel`'s threads, then the epilogue over the whole of C, which
-/// gives the same bits. Kept out of line, so that inlining the layer
-/// copies only the tiny path.
-#[inline(never)]
-fn forward_gemm(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], epi: &mut dyn Epilogue) {
-    #[cfg(not(feature = "parallel"))]
-    super::run(1.0, a, b, 0.0, c, workspace, epi);
-    #[cfg(feature = "parallel")]
-    {
-        let (m, n) = (c.rows, c.cols);
-        let mut c = c;
-        super::parallel::run_parallel(1.0, a, b, 0.0, c.rb_mut(), workspace);
-        epi.apply(&mut c, (0, 0), (m, n));
+impl Dense {
+    /// [`Dense::forward_checked`] on gemm's other paths, with the epilogue
+    /// applied block by block; with the `parallel` feature, on
+    /// `gemm_parallel`'s threads, then the epilogue over the whole of C,
+    /// which gives the same bits. Kept out of line, so that inlining the
+    /// layer copies only the tiny path.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn forward_gemm(
+        &self,
+        w: &[f32],
+        b: &[f32],
+        x: &[f32],
+        batch: usize,
+        z: Option<&mut [f32]>,
+        y: &mut [f32],
+        workspace: &mut [f32],
+    ) {
+        let (a, wt) = (
+            MatRef::whole(x, batch, self.inputs),
+            MatRef::whole(w, self.units, self.inputs).t(),
+        );
+        let y = MatMut::whole(y, batch, self.units);
+        // With `z`, the product goes to `z` and the activation to `y`.
+        let (c, out) = match z {
+            Some(z) => (MatMut::whole(z, batch, self.units), Some(y)),
+            None => (y, None),
+        };
+        let mut epi = BiasActivation {
+            bias: b,
+            activation: self.activation,
+            out,
+        };
+        #[cfg(not(feature = "parallel"))]
+        super::run(1.0, a, wt, 0.0, c, workspace, &mut epi);
+        #[cfg(feature = "parallel")]
+        {
+            let mut c = c;
+            super::parallel::run_parallel(1.0, a, wt, 0.0, c.rb_mut(), workspace);
+            super::driver::Epilogue::apply(&mut epi, &mut c, (0, 0), (batch, self.units));
+        }
     }
-}
 
-/// [`Dense::backward`]'s products on gemm's other paths (with the
-/// `parallel` feature, on `gemm_parallel`'s threads), kept out of line.
-#[inline(never)]
-fn backward_gemm(
-    dz: MatRef,
-    x: MatRef,
-    w: MatRef,
-    dw: MatMut,
-    dx: Option<MatMut>,
-    workspace: &mut [f32],
-) {
-    product(dz.t(), x, dw, workspace);
-    if let Some(dx) = dx {
-        product(dz, w, dx, workspace);
+    /// [`Dense::backward_checked`] on gemm's other paths (with the
+    /// `parallel` feature, on `gemm_parallel`'s threads), except the bias
+    /// gradient; kept out of line.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn backward_gemm(
+        &self,
+        w: &[f32],
+        x: &[f32],
+        z: &[f32],
+        y: &[f32],
+        batch: usize,
+        grad: &mut [f32],
+        dw: &mut [f32],
+        dx: Option<&mut [f32]>,
+        workspace: &mut [f32],
+    ) {
+        // Validated, with the lengths checked: it cannot fail.
+        let _ = self.activation.backward_in_place(z, y, grad);
+        let dz = MatRef::whole(grad, batch, self.units);
+        let dw = MatMut::whole(dw, self.units, self.inputs);
+        product(dz.t(), MatRef::whole(x, batch, self.inputs), dw, workspace);
+        if let Some(dx) = dx {
+            let dx = MatMut::whole(dx, batch, self.inputs);
+            product(dz, MatRef::whole(w, self.units, self.inputs), dx, workspace);
+        }
     }
 }
 
