@@ -109,9 +109,13 @@ pub(crate) fn tiny_products<V: Vector>(a: MatRef, b: MatRef, mut f: impl FnMut(u
     // checks. `f` is called in one place, so that it is inlined.
     let contiguous = k == 1 || (a.cs == 1 && b.rs == 1);
     for i in 0..m {
+        let a_row = if contiguous {
+            &a.data[i * a.rs..][..k]
+        } else {
+            &[]
+        };
         for j in 0..n {
             let acc = if contiguous {
-                let a_row = &a.data[i * a.rs..][..k];
                 let b_col = &b.data[j * b.cs..][..k];
                 dot::<V>(pairs(a_row, b_col))
             } else {

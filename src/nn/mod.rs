@@ -362,10 +362,11 @@ impl<'a> Mlp<'a> {
     /// `threads` times this length splits each large product over up to
     /// `threads` of rayon's threads, with the same bits as one thread.
     pub fn workspace_len(&self, batch: usize) -> usize {
-        (0..self.layers.len())
-            .map(|l| self.dense(l).workspace_len(batch))
-            .max()
-            .unwrap_or(0)
+        let mut len = 0;
+        for l in 0..self.layers.len() {
+            len = len.max(self.dense(l).workspace_len(batch));
+        }
+        len
     }
 
     /// Layer `l` as a [`Dense`] layer of matmul.
