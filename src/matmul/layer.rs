@@ -147,7 +147,7 @@ impl Dense {
             // then folds to its own code.
             let (units, act) = (self.units, self.activation);
             let mut z = z;
-            crate::backend::dispatch!(V => small::tiny_products::<V>(
+            crate::backend::dispatch!(V => small::dot_products::<V>(
                 xm,
                 wt,
                 #[inline(always)]

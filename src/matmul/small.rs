@@ -104,9 +104,27 @@ pub(crate) fn gemm_tiny<V: Vector>(
 #[inline(always)]
 pub(crate) fn tiny_products<V: Vector>(a: MatRef, b: MatRef, mut f: impl FnMut(usize, usize, f32)) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    // Rows of A and columns of B contiguous (always so for k = 1, such as
-    // the backward products of a batch of one): plain slices, no index
-    // checks. `f` is called in one place, so that it is inlined.
+    if k == 1 && b.cs == 1 {
+        // An outer product with a contiguous row of B (the backward products
+        // of a batch of one): one multiply per element.
+        for (i, &ai) in a.data.iter().step_by(a.rs).take(m).enumerate() {
+            for (j, &bj) in b.data[..n].iter().enumerate() {
+                f(i, j, mul_add::<V>(ai, bj, 0.0));
+            }
+        }
+    } else {
+        dot_products::<V>(a, b, f);
+    }
+}
+
+/// [`tiny_products`] as dot products of any length, with the same bits:
+/// the forward pass of a [`Dense`](super::Dense) layer, where calling `f`
+/// in one place keeps the inlined layer small.
+#[inline(always)]
+pub(crate) fn dot_products<V: Vector>(a: MatRef, b: MatRef, mut f: impl FnMut(usize, usize, f32)) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // Rows of A and columns of B contiguous (always so for k = 1): plain
+    // slices, no index checks.
     let contiguous = k == 1 || (a.cs == 1 && b.rs == 1);
     for i in 0..m {
         let a_row = if contiguous {
