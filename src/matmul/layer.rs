@@ -253,7 +253,7 @@ impl Dense {
                     xm,
                     crate::backend::inlined!(|i, j, acc| dw[i * inputs + j] = acc),
                 );
-                if let Some(dx) = dx.as_deref_mut() {
+                if let Some(dx) = dx.as_mut() {
                     small::tiny_products::<V>(
                         dz,
                         wm,
