@@ -11,7 +11,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`matmul`] | `C = alpha*A*B + beta*C` over strided views, and the fused dense-layer epilogue |
+//! | [`matmul`] | `C = alpha*A*B + beta*C` over strided views, and a dense layer's fused forward pass and backward products ([`matmul::Dense`]) |
 //! | [`activation`] | [`Activation`]: forward, fused backward, softmax |
 //! | [`loss`] | softmax cross-entropy, MSE, BCE with logits: value and gradient in one pass |
 //! | [`dropout`] | inverted dropout with a bit-packed mask |
