@@ -36,6 +36,7 @@ impl Counter {
 
     /// Runs `f` and returns its result and the instructions it took
     /// (at most 2^24 ticks).
+    #[inline(always)]
     pub fn measure<T>(&self, f: impl FnOnce() -> T) -> (T, u32) {
         let t0 = SYST::get_current();
         let r = f();
