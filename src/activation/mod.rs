@@ -165,9 +165,16 @@ impl Activation {
     /// Identical results to [`forward`](Self::forward).
     pub fn forward_in_place(&self, x: &mut [f32]) -> Result<()> {
         self.validate()?;
+        self.forward_in_place_validated(x);
+        Ok(())
+    }
+
+    /// [`forward_in_place`](Self::forward_in_place) of an activation whose
+    /// hyperparameter was validated up front: nothing is left to fail (an
+    /// epilogue called once per block skips the check).
+    pub(crate) fn forward_in_place_validated(&self, x: &mut [f32]) {
         let act = *self;
         dispatch!(V => forward_in_place_kernel::<V>(act, x));
-        Ok(())
     }
 
     /// `f(x)` for one value, with exactly the arithmetic of

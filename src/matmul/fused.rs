@@ -22,14 +22,14 @@ impl Epilogue for BiasActivation<'_> {
             let row = c.row_segment(i, j0, cols);
             row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
         }
-        // The activation was validated up front and in-place forward has no
-        // length to mismatch, so it cannot fail.
+        // The activation was validated up front by `gemm_bias_activation`.
         let whole_rows = cols == c.cols;
         if let Some(block) = c.rows_mut(i0, rows).filter(|_| whole_rows) {
-            let _ = self.activation.forward_in_place(block);
+            self.activation.forward_in_place_validated(block);
         } else {
             for i in i0..i0 + rows {
-                let _ = self.activation.forward_in_place(c.row_segment(i, j0, cols));
+                self.activation
+                    .forward_in_place_validated(c.row_segment(i, j0, cols));
             }
         }
     }
