@@ -140,6 +140,16 @@
 //!
 //! Rust 1.89.
 #![no_std]
+// The no-panic promise, kept by the compiler outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;

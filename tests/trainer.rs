@@ -478,7 +478,7 @@ with safe_open(sys.argv[1], "numpy") as f:
         String::from_utf8_lossy(&out.stderr)
     );
     let out = String::from_utf8(out.stdout).unwrap();
-    let net = t.net();
+    let net = t.net().unwrap();
     let (w0, b2) = (
         net.layer(t.params(), 0).unwrap().0[0],
         net.layer(t.params(), 2).unwrap().1[0],

@@ -429,8 +429,13 @@ impl<'a> Trainer<'a> {
     }
 
     /// The network.
-    pub fn net(&self) -> Mlp<'_> {
-        Mlp::new(self.config.inputs, &self.config.layers).expect("checked by Trainer::new")
+    ///
+    /// # Errors
+    ///
+    /// None in practice: [`Trainer::new`] checked the layers, and they
+    /// cannot change since. The check is repeated rather than assumed.
+    pub fn net(&self) -> crate::Result<Mlp<'_>> {
+        Mlp::new(self.config.inputs, &self.config.layers)
     }
 
     /// The configuration.
@@ -549,7 +554,7 @@ impl<'a> Trainer<'a> {
                     seconds: start.elapsed().as_secs_f64(),
                 },
                 batches,
-            );
+            )?;
             if let Some(path) = &self.config.checkpoint {
                 self.save(path)?;
             }
@@ -579,7 +584,7 @@ impl<'a> Trainer<'a> {
 
     /// Checks that `data` has the network's inputs and outputs.
     fn check_shape(&self, data: &Dataset) -> Result<(), TrainError> {
-        let net = self.net();
+        let net = self.net()?;
         if data.features() != net.input() {
             return Err(TrainError::config(
                 "inputs",
@@ -687,13 +692,13 @@ impl<'a> Trainer<'a> {
     /// Completes `e` with the per-layer figures of the epoch's `steps`
     /// steps, records it, and applies the plateau schedule and early
     /// stopping.
-    fn end_epoch(&mut self, mut e: Epoch, steps: usize) {
-        let net = self.net();
+    fn end_epoch(&mut self, mut e: Epoch, steps: usize) -> Result<(), TrainError> {
+        let net = self.net()?;
         let b = &self.buffers;
         let mut first_unit = 0;
         for (l, spec) in self.config.layers.iter().enumerate() {
             let l2 = b.norm_sums[l] / steps as f64;
-            let (w, bias) = net.layer(&self.params, l).expect("a layer of the network");
+            let (w, bias) = net.layer(&self.params, l)?;
             e.grad_l2.push(l2);
             e.grad_rms.push(l2 / ((w.len() + bias.len()) as f64).sqrt());
             let fired = &b.fired[first_unit..first_unit + spec.units];
@@ -709,22 +714,23 @@ impl<'a> Trainer<'a> {
         } else {
             e.train_loss
         };
-        self.history.epochs.push(e);
         if let Some((pw, pb)) = &mut self.plateau {
             pw.step(metric);
             pb.step(metric);
         }
-        self.early_stopping();
+        self.early_stopping(&e);
+        self.history.epochs.push(e);
+        Ok(())
     }
 
     /// Tracks the best epoch and stops after `patience` epochs without
-    /// improvement, restoring the best epoch's parameters.
-    fn early_stopping(&mut self) {
+    /// improvement, restoring the best epoch's parameters; `now` is the
+    /// epoch just completed, about to be recorded.
+    fn early_stopping(&mut self, now: &Epoch) {
         let Some(rule) = self.config.early_stopping else {
             return;
         };
         let h = &mut self.history;
-        let now = h.epochs.last().expect("an epoch was just recorded");
         let best = h
             .best_epoch
             .map_or(f64::INFINITY, |b| h.epochs[b as usize - 1].dev_loss);
@@ -777,10 +783,10 @@ impl<'a> Trainer<'a> {
     }
 
     /// Restores the plateau schedulers by replaying the recorded epochs.
-    pub(crate) fn replay_plateau(&mut self) {
+    pub(crate) fn replay_plateau(&mut self) -> crate::Result<()> {
         if let LrSchedule::OnPlateau(p) = self.config.schedule {
-            let fresh = |lr| ReduceOnPlateau::new(p, lr).expect("checked by Trainer::new");
-            let (mut pw, mut pb) = (fresh(self.base_lr.0), fresh(self.base_lr.1));
+            let fresh = |lr| ReduceOnPlateau::new(p, lr);
+            let (mut pw, mut pb) = (fresh(self.base_lr.0)?, fresh(self.base_lr.1)?);
             for e in &self.history.epochs {
                 let metric = if self.config.dev > 0 {
                     e.dev_loss
@@ -792,6 +798,7 @@ impl<'a> Trainer<'a> {
             }
             self.plateau = Some((pw, pb));
         }
+        Ok(())
     }
 }
 
