@@ -369,35 +369,42 @@ impl<'a> Trainer<'a> {
             &mut Xoshiro256PlusPlus::seed_from_u64(config.seed),
             config.init,
         )?;
+        // The activations hold every layer's outputs: when their length
+        // fits, so do the masks' and the passes' per-layer lengths.
+        let acts = batch_len(batch, net.activations_len(1), "activations")?;
+        let inputs = batch_len(batch, config.inputs, "inputs")?;
+        let classes = batch_len(batch, net.output(), "outputs")?;
         // The largest any batch size up to `batch` needs, per thread.
-        let workspace = (1..=batch).map(|n| net.workspace_len(n)).max();
+        let per_thread = (1..=batch).map(|n| net.workspace_len(n)).max();
+        let per_thread = per_thread.unwrap_or(0);
+        let threads = config.threads;
+        let workspace = per_thread.checked_mul(threads).ok_or_else(|| {
+            TrainError::config(
+                "threads",
+                std::format!(
+                    "is {threads}: {threads} x {per_thread} workspace floats overflow usize"
+                ),
+            )
+        })?;
         let units: usize = config.layers.iter().map(|l| l.units).sum();
-        let classes = net.output();
         let buffers = Buffers {
             grads: vec![0.0; net.param_len()],
-            acts: vec![0.0; net.activations_len(batch)],
+            acts: vec![0.0; acts],
             masks: vec![0; net.mask_len(batch)],
-            workspace: vec![0.0; workspace.unwrap_or(0) * config.threads],
-            x: vec![0.0; batch * config.inputs],
+            workspace: vec![0.0; workspace],
+            x: vec![0.0; inputs],
             dropped: vec![
                 0.0;
                 if config.input_dropout > 0.0 {
-                    batch * config.inputs
+                    inputs
                 } else {
                     0
                 }
             ],
-            input_mask: vec![0; Dropout::mask_len(batch * config.inputs)],
+            input_mask: vec![0; Dropout::mask_len(inputs)],
             labels: vec![0; batch],
-            grad_out: vec![0.0; batch * classes],
-            target: vec![
-                0.0;
-                if config.loss == Loss::Mse {
-                    batch * classes
-                } else {
-                    0
-                }
-            ],
+            grad_out: vec![0.0; classes],
+            target: vec![0.0; if config.loss == Loss::Mse { classes } else { 0 }],
             norms: vec![0.0; config.layers.len()],
             norm_sums: vec![0.0; config.layers.len()],
             fired: vec![false; units],
@@ -882,6 +889,17 @@ impl Buffers {
         let l = loss_and_grad(loss, out, y, &mut self.target, grad)?;
         Ok((l, accuracy(out, y, net.output())?))
     }
+}
+
+/// `batch * per_sample`, the length of the buffer of `what` for a batch, or
+/// an error naming `batch` if it overflows `usize`.
+fn batch_len(batch: usize, per_sample: usize, what: &str) -> Result<usize, TrainError> {
+    batch.checked_mul(per_sample).ok_or_else(|| {
+        TrainError::config(
+            "batch",
+            std::format!("is {batch}: {batch} x {per_sample} {what} overflow usize"),
+        )
+    })
 }
 
 /// The lengths of the optimizer state of the first half of the weights, of
