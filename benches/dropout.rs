@@ -20,7 +20,7 @@ const P: f32 = 0.5;
 /// The obvious scalar dropout: one `next_u32` per element, a 32-bit
 /// threshold, the same bit-packed mask, written without branches so that
 /// unpredictable keep decisions cost no mispredictions.
-fn scalar_forward(rng: &mut Xoshiro256PlusPlus, x: &[f32], y: &mut [f32], mask: &mut [u32]) {
+fn scalar_forward(x: &[f32], y: &mut [f32], mask: &mut [u32], rng: &mut Xoshiro256PlusPlus) {
     let threshold = (f64::from(P) * 4_294_967_296.0) as u32;
     let scale = ((1.0 / (1.0 - f64::from(P))) as f32).to_bits();
     for ((xs, ys), m) in x.chunks(32).zip(y.chunks_mut(32)).zip(mask) {
@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
             let mut y = vec![0.0f32; n];
             let mut mask = vec![0u32; Dropout::mask_len(n)];
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-            d.forward(&mut rng, &x, &mut y, &mut mask).unwrap();
+            d.forward(&x, &mut y, &mut mask, &mut rng).unwrap();
             if backward {
                 group.bench_function(BenchmarkId::new("microprop", n), |b| {
                     b.iter(|| d.backward(black_box(&mask), black_box(&x), &mut y).unwrap())
@@ -56,12 +56,12 @@ fn bench(c: &mut Criterion) {
             } else {
                 group.bench_function(BenchmarkId::new("microprop", n), |b| {
                     b.iter(|| {
-                        d.forward(&mut rng, black_box(&x), &mut y, &mut mask)
+                        d.forward(black_box(&x), &mut y, &mut mask, &mut rng)
                             .unwrap()
                     })
                 });
                 group.bench_function(BenchmarkId::new("scalar_xoshiro", n), |b| {
-                    b.iter(|| scalar_forward(&mut rng, black_box(&x), &mut y, &mut mask))
+                    b.iter(|| scalar_forward(black_box(&x), &mut y, &mut mask, &mut rng))
                 });
             }
             group.bench_function(BenchmarkId::new("copy", n), |b| {

@@ -23,16 +23,16 @@ fn bench(c: &mut Criterion) {
         let (fan_in, fan_out) = (1024, n / 1024);
         let gain = core::f32::consts::SQRT_2;
         group.bench_function(BenchmarkId::new("glorot_uniform", n), |b| {
-            b.iter(|| init::glorot_uniform(&mut rng, &mut w, fan_in, fan_out, black_box(gain)))
+            b.iter(|| init::glorot_uniform(&mut w, fan_in, fan_out, black_box(gain), &mut rng))
         });
         group.bench_function(BenchmarkId::new("glorot_normal", n), |b| {
-            b.iter(|| init::glorot_normal(&mut rng, &mut w, fan_in, fan_out, black_box(gain)))
+            b.iter(|| init::glorot_normal(&mut w, fan_in, fan_out, black_box(gain), &mut rng))
         });
         group.bench_function(BenchmarkId::new("he_uniform", n), |b| {
-            b.iter(|| init::he_uniform(&mut rng, &mut w, fan_in, black_box(gain)))
+            b.iter(|| init::he_uniform(&mut w, fan_in, black_box(gain), &mut rng))
         });
         group.bench_function(BenchmarkId::new("he_normal", n), |b| {
-            b.iter(|| init::he_normal(&mut rng, &mut w, fan_in, black_box(gain)))
+            b.iter(|| init::he_normal(&mut w, fan_in, black_box(gain), &mut rng))
         });
         group.bench_function(BenchmarkId::new("scalar_xoshiro_uniform", n), |b| {
             b.iter(|| {

@@ -194,7 +194,7 @@ fn measure(with_peers: bool) {
     let (mut y, mut mask) = (vec![0.0f32; n], vec![0u32; Dropout::mask_len(n)]);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let secs = time(|| {
-        d.forward(&mut rng, black_box(&x), &mut y, &mut mask)
+        d.forward(black_box(&x), &mut y, &mut mask, &mut rng)
             .unwrap()
     });
     println!("dropout forward 1M\t{secs:e}");

@@ -42,7 +42,7 @@
 //! let x = [1.0f32; 64];
 //! let (mut y, mut mask) = ([0.0f32; 64], [0u32; 2]);
 //! assert_eq!(Dropout::mask_len(x.len()), mask.len());
-//! d.forward(&mut rng, &x, &mut y, &mut mask)?;
+//! d.forward(&x, &mut y, &mut mask, &mut rng)?;
 //! // A kept unit is scaled by 1 / (1 - p); the mask keeps one bit per unit
 //! // for the backward pass.
 //! assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
@@ -77,7 +77,7 @@ const MAX_VPW: usize = WORD / 4;
 /// let x = [1.0f32; 100];
 /// let mut y = [0.0f32; 100];
 /// let mut mask = [0u32; Dropout::mask_len(100)];
-/// d.forward(&mut rng, &x, &mut y, &mut mask)?;
+/// d.forward(&x, &mut y, &mut mask, &mut rng)?;
 /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
 ///
 /// let grad_out = [1.0f32; 100];
@@ -166,10 +166,10 @@ impl Dropout {
     /// `mask.len() != Dropout::mask_len(x.len())`.
     pub fn forward<R: Rng + ?Sized>(
         &self,
-        rng: &mut R,
         x: &[f32],
         y: &mut [f32],
         mask: &mut [u32],
+        rng: &mut R,
     ) -> Result<()> {
         check_len("y", y.len(), x.len())?;
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
@@ -199,9 +199,9 @@ impl Dropout {
     /// `mask.len() != Dropout::mask_len(x.len())`.
     pub fn forward_in_place<R: Rng + ?Sized>(
         &self,
-        rng: &mut R,
         x: &mut [f32],
         mask: &mut [u32],
+        rng: &mut R,
     ) -> Result<()> {
         check_len("mask", mask.len(), Self::mask_len(x.len()))?;
         match self.p {

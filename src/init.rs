@@ -37,7 +37,7 @@
 //! let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
 //! let (fan_in, units) = (784, 128);
 //! let mut w = vec![0.0f32; units * fan_in];
-//! init::he_uniform(&mut rng, &mut w, fan_in, init::gain(Activation::Relu)?)?;
+//! init::he_uniform(&mut w, fan_in, init::gain(Activation::Relu)?, &mut rng)?;
 //! // He's bound for ReLU: sqrt(2) * sqrt(3 / fan_in).
 //! let bound = (6.0f32 / fan_in as f32).sqrt();
 //! assert!(w.iter().all(|v| v.abs() <= bound));
@@ -48,7 +48,7 @@ use rand_core::Rng;
 
 use crate::activation::Activation;
 use crate::backend::{Bits, Vector, dispatch, store_partial};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative};
 use crate::rng::{Lanes, STREAMS, StreamRng};
 
 /// Which fan a He (Kaiming) initialisation scales by.
@@ -126,7 +126,7 @@ pub fn gain(activation: Activation) -> Result<f32> {
 ///
 /// let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
 /// let mut w = [0.0f32; 6 * 4];
-/// microprop::init::glorot_uniform(&mut rng, &mut w, 4, 6, 1.0)?;
+/// microprop::init::glorot_uniform(&mut w, 4, 6, 1.0, &mut rng)?;
 /// assert!(w.iter().all(|v| v.abs() < 1.0)); // a = sqrt(6 / 10)
 /// # Ok::<(), microprop::Error>(())
 /// ```
@@ -136,15 +136,15 @@ pub fn gain(activation: Activation) -> Result<f32> {
 /// [`Error::InvalidParameter`] when a fan is 0 or `gain` is negative, not
 /// finite, or so large that the bound overflows f32.
 pub fn glorot_uniform<R: Rng + ?Sized>(
-    rng: &mut R,
     w: &mut [f32],
     fan_in: usize,
     fan_out: usize,
     gain: f32,
+    rng: &mut R,
 ) -> Result<()> {
     let g = check_gain(gain)?;
     let fans = check_fan("fan_in", fan_in)? + check_fan("fan_out", fan_out)?;
-    uniform(rng, w, spread(g * libm::sqrt(6.0 / fans), gain)?)
+    uniform(w, spread(g * libm::sqrt(6.0 / fans), gain)?, rng)
 }
 
 /// Fills `w` from N(0, std^2) with std = `gain * sqrt(2 / (fan_in +
@@ -155,15 +155,15 @@ pub fn glorot_uniform<R: Rng + ?Sized>(
 /// [`Error::InvalidParameter`] when a fan is 0 or `gain` is negative, not
 /// finite, or so large that the bound overflows f32.
 pub fn glorot_normal<R: Rng + ?Sized>(
-    rng: &mut R,
     w: &mut [f32],
     fan_in: usize,
     fan_out: usize,
     gain: f32,
+    rng: &mut R,
 ) -> Result<()> {
     let g = check_gain(gain)?;
     let fans = check_fan("fan_in", fan_in)? + check_fan("fan_out", fan_out)?;
-    normal(rng, w, spread(g * libm::sqrt(2.0 / fans), gain)?)
+    normal(w, spread(g * libm::sqrt(2.0 / fans), gain)?, rng)
 }
 
 /// Fills `w` from U(-a, a) with a = `gain * sqrt(3 / fan)` (He et al. 2015;
@@ -174,14 +174,14 @@ pub fn glorot_normal<R: Rng + ?Sized>(
 /// [`Error::InvalidParameter`] when `fan` is 0 or `gain` is negative, not
 /// finite, or so large that the bound overflows f32.
 pub fn he_uniform<R: Rng + ?Sized>(
-    rng: &mut R,
     w: &mut [f32],
     fan: usize,
     gain: f32,
+    rng: &mut R,
 ) -> Result<()> {
     let g = check_gain(gain)?;
     let fan = check_fan("fan", fan)?;
-    uniform(rng, w, spread(g * libm::sqrt(3.0 / fan), gain)?)
+    uniform(w, spread(g * libm::sqrt(3.0 / fan), gain)?, rng)
 }
 
 /// Fills `w` from N(0, std^2) with std = `gain / sqrt(fan)` (PyTorch's
@@ -191,10 +191,10 @@ pub fn he_uniform<R: Rng + ?Sized>(
 ///
 /// [`Error::InvalidParameter`] when `fan` is 0 or `gain` is negative, not
 /// finite, or so large that the bound overflows f32.
-pub fn he_normal<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], fan: usize, gain: f32) -> Result<()> {
+pub fn he_normal<R: Rng + ?Sized>(w: &mut [f32], fan: usize, gain: f32, rng: &mut R) -> Result<()> {
     let g = check_gain(gain)?;
     let fan = check_fan("fan", fan)?;
-    normal(rng, w, spread(g / libm::sqrt(fan), gain)?)
+    normal(w, spread(g / libm::sqrt(fan), gain)?, rng)
 }
 
 /// Fills `w` from U(-bound, bound).
@@ -210,14 +210,8 @@ pub fn he_normal<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], fan: usize, gain: 
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] when `bound` is negative or not finite.
-pub fn uniform<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], bound: f32) -> Result<()> {
-    if !(bound.is_finite() && bound >= 0.0) {
-        return Err(Error::InvalidParameter {
-            arg: "bound",
-            value: f64::from(bound),
-            expected: "finite and >= 0",
-        });
-    }
+pub fn uniform<R: Rng + ?Sized>(w: &mut [f32], bound: f32, rng: &mut R) -> Result<()> {
+    check_non_negative("bound", f64::from(bound))?;
     if w.is_empty() {
         return Ok(());
     }
@@ -289,14 +283,8 @@ fn symmetric_unit<V: Vector>(r: V::Bits) -> V {
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] when `std` is negative or not finite.
-pub fn normal<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], std: f32) -> Result<()> {
-    if !(std.is_finite() && std >= 0.0) {
-        return Err(Error::InvalidParameter {
-            arg: "std",
-            value: f64::from(std),
-            expected: "finite and >= 0",
-        });
-    }
+pub fn normal<R: Rng + ?Sized>(w: &mut [f32], std: f32, rng: &mut R) -> Result<()> {
+    check_non_negative("std", f64::from(std))?;
     if w.is_empty() {
         return Ok(());
     }
@@ -328,15 +316,9 @@ pub fn zeros(w: &mut [f32]) {
 }
 
 fn check_gain(gain: f32) -> Result<f64> {
-    if gain.is_finite() && gain >= 0.0 {
-        Ok(f64::from(gain))
-    } else {
-        Err(Error::InvalidParameter {
-            arg: "gain",
-            value: f64::from(gain),
-            expected: "finite and >= 0",
-        })
-    }
+    let gain = f64::from(gain);
+    check_non_negative("gain", gain)?;
+    Ok(gain)
 }
 
 /// The bound or standard deviation `x` that `gain` scales, rounded to f32;

@@ -6,7 +6,7 @@
 //! The core is `#![no_std]` and never allocates: every kernel works on slices
 //! the caller owns, and every scratch buffer is sized by a companion function
 //! ([`matmul::gemm_workspace_len`], [`Optimizer::state_len`],
-//! [`Dropout::mask_len`], the [`nn::Mlp`] layout) and passed in. The `std`
+//! [`Dropout::mask_len`], the [`Mlp`] layout) and passed in. The `std`
 //! feature adds [`train`], the only module that owns memory.
 //!
 //! | module | what it holds |
@@ -67,8 +67,37 @@
 //! # Ok::<(), microprop::Error>(())
 //! ```
 //!
-//! ## Data layout conventions
+//! ## API conventions
 //!
+//! - Arguments come in one order: `self` (the configuration), the data read,
+//!   its shape (`batch`, `cols`, `classes`), the data written (a buffer
+//!   updated in place counts as written), scratch (dropout masks, optimizer
+//!   state, gemm workspace), then the values that configure a call without
+//!   a `self` to hold them (an initialiser's fans and gain, a clipping
+//!   threshold, [`Mlp::init`]'s scheme, [`Mlp::step`]'s optimizers), and
+//!   the random generator last: `softmax(x, cols, y)`,
+//!   `Dropout::forward(x, y, mask, rng)`, `init::he_uniform(w, fan, gain,
+//!   rng)`.
+//! - A backward pass takes what its forward pass kept, in the forward's
+//!   order, then the incoming gradient, then the gradient it writes.
+//! - The step count `t` starts at 1. A schedule is a function of `t`, its
+//!   last argument; a step applies step `t` to the tensors that follow it,
+//!   parameters before gradients as in `torch.optim`'s functional form
+//!   ([`Optimizer::step`], [`Mlp::step`]).
+//! - [`matmul`]'s products read as their formulas, in BLAS's order:
+//!   `gemm(alpha, a, b, beta, c, workspace)` is `C = alpha*A*B + beta*C`.
+//! - Hyperparameters of the optimizers and schedules are `f64`, because
+//!   PyTorch computes their per-step coefficients in double; so are
+//!   metrics such as a loss averaged over an epoch. Values applied to `f32`
+//!   data are `f32`: dropout probabilities, clipping thresholds, init gains
+//!   and bounds, activation parameters, gemm's `alpha` and `beta`.
+//! - Types with a constructor ([`Dropout::new`], [`Mlp::new`],
+//!   [`schedule::ReduceOnPlateau::new`], `train::Trainer::new`) check their
+//!   configuration once there. The optimizers are plain structs with public
+//!   fields, so each step checks them ([`Optimizer::validate`]); with a
+//!   constant configuration the check folds away.
+//! - A buffer's length comes from a companion function (`*_len`) and must
+//!   match exactly; only a gemm workspace may be longer.
 //! - Matrices are row-major: element `(i, j)` of a view with row stride `rs`
 //!   is `data[i * rs + j]`; `.t()` swaps the roles of rows and columns
 //!   without moving data. A batch is a `(batch, features)` matrix, and a
@@ -77,8 +106,7 @@
 //!   overwrite their input; a `backward` computes `grad_in = grad_out * f'`
 //!   and says which of `x` and `y` it reads.
 //! - Optimizer state is a flat `f32` buffer of [`Optimizer::state_len`]
-//!   elements; all zeros is a fresh optimizer, and the step count `t` starts
-//!   at 1.
+//!   elements; all zeros is a fresh optimizer.
 //! - Dropout masks pack one bit per element: bit `i % 32` of word `i / 32`,
 //!   1 = kept.
 //!
@@ -176,6 +204,7 @@ pub use backend::simd_backend;
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use matmul::{MatMut, MatRef};
+pub use nn::{Init, LayerSpec, Mlp};
 pub use optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
 };

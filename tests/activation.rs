@@ -436,8 +436,8 @@ fn every_length_mismatch_is_an_error() {
         assert!(mismatch(act.backward_in_place(&x4, &x4, &mut y3), "grad"));
     }
     let mut y3 = [0.0f32; 3];
-    assert!(mismatch(softmax(&x4, &mut y3, 2), "y"));
-    assert!(mismatch(log_softmax(&x4, &mut y3, 2), "y"));
+    assert!(mismatch(softmax(&x4, 2, &mut y3), "y"));
+    assert!(mismatch(log_softmax(&x4, 2, &mut y3), "y"));
 }
 
 #[test]
@@ -451,8 +451,8 @@ fn softmax_matches_reference_and_rows_sum_to_one() {
                 let x = &buf[off..];
                 let mut y = vec![f32::NAN; n];
                 let mut want = vec![0.0; n];
-                softmax(x, &mut y, cols).unwrap();
-                microprop::reference::activation::softmax(x, &mut want, cols);
+                softmax(x, cols, &mut y).unwrap();
+                microprop::reference::activation::softmax(x, cols, &mut want);
                 for i in 0..n {
                     if want[i] >= f32::MIN_POSITIVE {
                         let e = ulp_error(y[i], f64::from(want[i]));
@@ -472,8 +472,8 @@ fn softmax_matches_reference_and_rows_sum_to_one() {
                     assert!((s - 1.0).abs() < 1e-5 * (cols as f64).sqrt(), "sum {s}");
                 }
                 let mut ly = vec![f32::NAN; n];
-                log_softmax(x, &mut ly, cols).unwrap();
-                microprop::reference::activation::log_softmax(x, &mut want, cols);
+                log_softmax(x, cols, &mut ly).unwrap();
+                microprop::reference::activation::log_softmax(x, cols, &mut want);
                 for i in 0..n {
                     let e = (f64::from(ly[i]) - f64::from(want[i])).abs();
                     assert!(
@@ -491,25 +491,25 @@ fn softmax_matches_reference_and_rows_sum_to_one() {
 #[test]
 fn softmax_edge_cases() {
     let mut y = [0.0f32; 3];
-    softmax(&[f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY], &mut y, 3).unwrap();
+    softmax(&[f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY], 3, &mut y).unwrap();
     assert_eq!(y, [0.0, 1.0, 0.0]);
-    log_softmax(&[f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY], &mut y, 3).unwrap();
+    log_softmax(&[f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY], 3, &mut y).unwrap();
     assert_eq!(y, [f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY]);
-    softmax(&[1.0, f32::NAN, 2.0], &mut y, 3).unwrap();
+    softmax(&[1.0, f32::NAN, 2.0], 3, &mut y).unwrap();
     assert!(y.iter().all(|v| v.is_nan()));
     // Shift invariance, and the largest gap f32 can express.
-    softmax(&[f32::MAX, 0.0, f32::MIN], &mut y, 3).unwrap();
+    softmax(&[f32::MAX, 0.0, f32::MIN], 3, &mut y).unwrap();
     assert_eq!(y, [1.0, 0.0, 0.0]);
-    softmax(&[1000.0, 1000.0, 999.0], &mut y, 3).unwrap();
+    softmax(&[1000.0, 1000.0, 999.0], 3, &mut y).unwrap();
     let e = (-1.0f64).exp();
     let want = [1.0 / (2.0 + e), 1.0 / (2.0 + e), e / (2.0 + e)];
     for (got, w) in y.iter().zip(want) {
         assert!(ulp_error(*got, w) <= 4.0, "{y:?}");
     }
     // Empty input is fine with any cols; otherwise cols must divide len.
-    assert!(softmax(&[], &mut [], 0).is_ok());
+    assert!(softmax(&[], 0, &mut []).is_ok());
     let bad = |r: Result<(), Error>| matches!(r, Err(Error::InvalidParameter { arg: "cols", .. }));
-    assert!(bad(softmax(&[1.0; 4], &mut [0.0; 4], 3)));
-    assert!(bad(softmax(&[1.0; 4], &mut [0.0; 4], 0)));
-    assert!(bad(log_softmax(&[1.0; 4], &mut [0.0; 4], 0)));
+    assert!(bad(softmax(&[1.0; 4], 3, &mut [0.0; 4])));
+    assert!(bad(softmax(&[1.0; 4], 0, &mut [0.0; 4])));
+    assert!(bad(log_softmax(&[1.0; 4], 0, &mut [0.0; 4])));
 }

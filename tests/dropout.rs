@@ -39,18 +39,18 @@ fn matches_the_reference_for_every_length_and_offset() {
 
                 let mut y_ref = vec![f32::NAN; n];
                 let mut m_ref = vec![0xDEAD_BEEF; words];
-                reference::dropout::forward(p, &mut seeded(seed), x, &mut y_ref, &mut m_ref);
+                reference::dropout::forward(p, x, &mut y_ref, &mut m_ref, &mut seeded(seed));
 
                 let mut y = vec![f32::NAN; n + off];
                 let mut m = vec![0xDEAD_BEEF; words];
-                d.forward(&mut seeded(seed), x, &mut y[off..], &mut m)
+                d.forward(x, &mut y[off..], &mut m, &mut seeded(seed))
                     .unwrap();
                 assert_eq!(m, m_ref, "mask p={p} n={n} off={off}");
                 assert!(same_bits(&y[off..], &y_ref), "y p={p} n={n} off={off}");
 
                 let mut z = buf.clone();
                 let mut m2 = vec![0xDEAD_BEEF; words];
-                d.forward_in_place(&mut seeded(seed), &mut z[off..], &mut m2)
+                d.forward_in_place(&mut z[off..], &mut m2, &mut seeded(seed))
                     .unwrap();
                 assert_eq!(m2, m_ref);
                 assert!(same_bits(&z[off..], &y_ref));
@@ -78,7 +78,7 @@ fn edge_values_follow_torch() {
         let d = Dropout::new(p).unwrap();
         let mut y = vec![f32::NAN; x.len()];
         let mut m = vec![0; Dropout::mask_len(x.len())];
-        d.forward(&mut seeded(9), &x, &mut y, &mut m).unwrap();
+        d.forward(&x, &mut y, &mut m, &mut seeded(9)).unwrap();
         for (i, (&xi, &yi)) in x.iter().zip(&y).enumerate() {
             let kept = m[i / 32] >> (i % 32) & 1 == 1;
             let expected = if p == 0.0 {
@@ -102,10 +102,10 @@ fn edge_values_follow_torch() {
     Dropout::new(1.0)
         .unwrap()
         .forward(
-            &mut seeded(0),
             &[1.0, f32::INFINITY, f32::NAN, -2.0],
             &mut y,
             &mut m,
+            &mut seeded(0),
         )
         .unwrap();
     assert_eq!(y[0].to_bits(), 0.0f32.to_bits());
@@ -147,14 +147,14 @@ fn bad_p_and_lengths_are_errors() {
             "{r:?}"
         );
     };
-    len_err(d.forward(&mut rng, &x, &mut y[..32], &mut m), "y");
-    len_err(d.forward(&mut rng, &x, &mut y, &mut m[..1]), "mask");
-    len_err(d.forward(&mut rng, &x[..32], &mut y[..32], &mut m), "mask");
-    len_err(d.forward_in_place(&mut rng, &mut y, &mut [0; 3]), "mask");
+    len_err(d.forward(&x, &mut y[..32], &mut m, &mut rng), "y");
+    len_err(d.forward(&x, &mut y, &mut m[..1], &mut rng), "mask");
+    len_err(d.forward(&x[..32], &mut y[..32], &mut m, &mut rng), "mask");
+    len_err(d.forward_in_place(&mut y, &mut [0; 3], &mut rng), "mask");
     len_err(d.backward(&m, &x, &mut y[..1]), "grad_in");
     len_err(d.backward(&m[..1], &x, &mut y), "mask");
     len_err(d.backward_in_place(&m, &mut y[..3]), "mask");
-    assert!(d.forward(&mut rng, &[], &mut [], &mut []).is_ok());
+    assert!(d.forward(&[], &mut [], &mut [], &mut rng).is_ok());
     assert_eq!(Dropout::mask_len(0), 0);
     assert_eq!(Dropout::mask_len(1), 1);
     assert_eq!(Dropout::mask_len(32), 1);
@@ -166,7 +166,7 @@ fn mask_of(p: f32, n: usize, seed: u64) -> (Dropout, Vec<u32>) {
     let d = Dropout::new(p).unwrap();
     let mut x = vec![1.0f32; n];
     let mut m = vec![0; Dropout::mask_len(n)];
-    d.forward_in_place(&mut seeded(seed), &mut x, &mut m)
+    d.forward_in_place(&mut x, &mut m, &mut seeded(seed))
         .unwrap();
     (d, m)
 }
@@ -274,7 +274,7 @@ fn expected_output_equals_input() {
         assert!((q * s - 1.0).abs() <= 1.0 / 131072.0 / (1.0 - f64::from(p)) + 1e-7);
         let mut y = vec![0.0f32; N];
         let mut m = vec![0; Dropout::mask_len(N)];
-        d.forward(&mut seeded(14), &x, &mut y, &mut m).unwrap();
+        d.forward(&x, &mut y, &mut m, &mut seeded(14)).unwrap();
         let sum_y: f64 = y.iter().map(|&v| f64::from(v)).sum();
         let sum_x: f64 = x.iter().map(|&v| f64::from(v)).sum();
         let sum_x2: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
@@ -301,7 +301,7 @@ fn a_fixed_seed_gives_known_bits() {
     let d = Dropout::new(0.3).unwrap();
     let mut y = vec![0.0f32; N];
     let mut m = vec![0; Dropout::mask_len(N)];
-    d.forward(&mut seeded(2024), &x, &mut y, &mut m).unwrap();
+    d.forward(&x, &mut y, &mut m, &mut seeded(2024)).unwrap();
     let mask_sum = fnv1a(m.iter().copied());
     let y_sum = fnv1a(y.iter().map(|v| v.to_bits()));
     assert_eq!(

@@ -20,13 +20,13 @@ fn samplers_match_the_reference_for_every_length_and_offset() {
             let seed = (n * 17 + off) as u64;
             let mut w = vec![f32::NAN; n + off + 1];
             let mut w_ref = vec![f32::NAN; n];
-            init::uniform(&mut seeded(seed), &mut w[off..off + n], 0.37).unwrap();
-            reference::init::uniform(&mut seeded(seed), &mut w_ref, 0.37);
+            init::uniform(&mut w[off..off + n], 0.37, &mut seeded(seed)).unwrap();
+            reference::init::uniform(&mut w_ref, 0.37, &mut seeded(seed));
             assert_eq!(w[off..off + n], w_ref[..], "uniform n={n} off={off}");
             assert!(w[n + off].is_nan());
 
-            init::normal(&mut seeded(seed), &mut w[off..off + n], 1.7).unwrap();
-            reference::init::normal(&mut seeded(seed), &mut w_ref, 1.7);
+            init::normal(&mut w[off..off + n], 1.7, &mut seeded(seed)).unwrap();
+            reference::init::normal(&mut w_ref, 1.7, &mut seeded(seed));
             assert_eq!(w[off..off + n], w_ref[..], "normal n={n} off={off}");
             assert!(w[n + off].is_nan());
         }
@@ -43,26 +43,26 @@ fn bad_fans_and_gains_are_errors() {
             "{arg}: {r:?}"
         );
     };
-    bad(init::glorot_uniform(&mut rng, &mut w, 0, 4, 1.0), "fan_in");
-    bad(init::glorot_uniform(&mut rng, &mut w, 4, 0, 1.0), "fan_out");
-    bad(init::glorot_normal(&mut rng, &mut w, 0, 4, 1.0), "fan_in");
-    bad(init::glorot_normal(&mut rng, &mut w, 4, 0, 1.0), "fan_out");
-    bad(init::he_uniform(&mut rng, &mut w, 0, 1.0), "fan");
-    bad(init::he_normal(&mut rng, &mut w, 0, 1.0), "fan");
+    bad(init::glorot_uniform(&mut w, 0, 4, 1.0, &mut rng), "fan_in");
+    bad(init::glorot_uniform(&mut w, 4, 0, 1.0, &mut rng), "fan_out");
+    bad(init::glorot_normal(&mut w, 0, 4, 1.0, &mut rng), "fan_in");
+    bad(init::glorot_normal(&mut w, 4, 0, 1.0, &mut rng), "fan_out");
+    bad(init::he_uniform(&mut w, 0, 1.0, &mut rng), "fan");
+    bad(init::he_normal(&mut w, 0, 1.0, &mut rng), "fan");
     for g in [-1.0, f32::NAN, f32::INFINITY, -f32::MIN_POSITIVE] {
-        bad(init::glorot_uniform(&mut rng, &mut w, 4, 4, g), "gain");
-        bad(init::glorot_normal(&mut rng, &mut w, 4, 4, g), "gain");
-        bad(init::he_uniform(&mut rng, &mut w, 4, g), "gain");
-        bad(init::he_normal(&mut rng, &mut w, 4, g), "gain");
-        bad(init::uniform(&mut rng, &mut w, g), "bound");
-        bad(init::normal(&mut rng, &mut w, g), "std");
+        bad(init::glorot_uniform(&mut w, 4, 4, g, &mut rng), "gain");
+        bad(init::glorot_normal(&mut w, 4, 4, g, &mut rng), "gain");
+        bad(init::he_uniform(&mut w, 4, g, &mut rng), "gain");
+        bad(init::he_normal(&mut w, 4, g, &mut rng), "gain");
+        bad(init::uniform(&mut w, g, &mut rng), "bound");
+        bad(init::normal(&mut w, g, &mut rng), "std");
     }
     // A finite gain whose bound overflows f32 is the gain's fault.
     bad(
-        init::glorot_uniform(&mut rng, &mut w, 1, 1, f32::MAX),
+        init::glorot_uniform(&mut w, 1, 1, f32::MAX, &mut rng),
         "gain",
     );
-    bad(init::he_uniform(&mut rng, &mut w, 1, f32::MAX), "gain");
+    bad(init::he_uniform(&mut w, 1, f32::MAX, &mut rng), "gain");
     assert_eq!(FanMode::In.fan(10, 3), 3);
     assert_eq!(FanMode::Out.fan(10, 3), 10);
 }
@@ -75,18 +75,18 @@ fn uniform_bounds_are_exact_and_moments_right() {
     const N: usize = 1 << 20;
     let mut w = vec![0.0f32; N];
     for (fan_in, fan_out, gain) in [(784, 128, 1.0f32), (3, 5, 5.0 / 3.0), (1, 1, 1.0)] {
-        init::glorot_uniform(&mut seeded(21), &mut w, fan_in, fan_out, gain).unwrap();
+        init::glorot_uniform(&mut w, fan_in, fan_out, gain, &mut seeded(21)).unwrap();
         let a = (f64::from(gain) * (6.0 / (fan_in + fan_out) as f64).sqrt()) as f32;
         check_uniform(&w, a);
-        init::he_uniform(&mut seeded(22), &mut w, fan_in, gain).unwrap();
+        init::he_uniform(&mut w, fan_in, gain, &mut seeded(22)).unwrap();
         let a = (f64::from(gain) * (3.0 / fan_in as f64).sqrt()) as f32;
         check_uniform(&w, a);
     }
     // PyTorch's nn.Linear default: he_uniform with gain sqrt(1/3) is
     // U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    init::he_uniform(&mut seeded(23), &mut w, 256, (1.0f32 / 3.0).sqrt()).unwrap();
+    init::he_uniform(&mut w, 256, (1.0f32 / 3.0).sqrt(), &mut seeded(23)).unwrap();
     check_uniform(&w, 1.0 / 16.0);
-    init::uniform(&mut seeded(24), &mut w, 0.0).unwrap();
+    init::uniform(&mut w, 0.0, &mut seeded(24)).unwrap();
     assert!(w.iter().all(|&v| v == 0.0));
 }
 
@@ -118,12 +118,12 @@ fn normal_moments_are_right() {
     const N: usize = 1 << 20;
     let mut w = vec![0.0f32; N];
     for (fan_in, fan_out, gain) in [(784, 128, 1.0f32), (3, 5, 2.0f32.sqrt())] {
-        init::glorot_normal(&mut seeded(31), &mut w, fan_in, fan_out, gain).unwrap();
+        init::glorot_normal(&mut w, fan_in, fan_out, gain, &mut seeded(31)).unwrap();
         check_normal(
             &w,
             f64::from(gain) * (2.0 / (fan_in + fan_out) as f64).sqrt(),
         );
-        init::he_normal(&mut seeded(32), &mut w, fan_out, gain).unwrap();
+        init::he_normal(&mut w, fan_out, gain, &mut seeded(32)).unwrap();
         check_normal(&w, f64::from(gain) / (fan_out as f64).sqrt());
     }
 }
@@ -168,9 +168,9 @@ fn fnv1a(words: impl IntoIterator<Item = u32>) -> u64 {
 #[test]
 fn a_fixed_seed_gives_known_weights() {
     let mut w = vec![0.0f32; 999];
-    init::glorot_uniform(&mut seeded(2024), &mut w, 30, 33, 1.0).unwrap();
+    init::glorot_uniform(&mut w, 30, 33, 1.0, &mut seeded(2024)).unwrap();
     let uniform = fnv1a(w.iter().map(|v| v.to_bits()));
-    init::he_normal(&mut seeded(2024), &mut w, 30, 2.0f32.sqrt()).unwrap();
+    init::he_normal(&mut w, 30, 2.0f32.sqrt(), &mut seeded(2024)).unwrap();
     let normal = fnv1a(w.iter().map(|v| v.to_bits()));
     assert_eq!(
         (uniform, normal),

@@ -5,6 +5,7 @@
 mod common;
 
 use common::TestRng;
+use microprop::init::{self, FanMode};
 use microprop::matmul::{gemm, gemm_bias_activation};
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::{Adam, Optimizer, Sgd};
@@ -183,7 +184,7 @@ fn check_gradients(act: Activation, l: Loss) {
     let batch = 4;
     let mut b = Buffers::new(&net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
-    net.init(&mut b.params, &mut rng, Init::GlorotUniform)
+    net.init(&mut b.params, Init::GlorotUniform, &mut rng)
         .unwrap();
     let mut t = TestRng(5);
     for p in b.params.iter_mut() {
@@ -296,7 +297,7 @@ fn layout_lengths_follow_the_layers() {
             net.mask_len(batch),
             (batch * 5).div_ceil(32) + (batch * 3).div_ceil(32)
         );
-        assert_eq!(net.infer_len(batch), batch * 7);
+        assert_eq!(net.infer_len(batch), 2 * batch * 7);
     }
     let sgd = Sgd {
         momentum: 0.9,
@@ -371,10 +372,11 @@ fn every_size_mismatch_is_an_error() {
     let n = net.param_len();
 
     assert!(
-        net.init(&mut b.params[1..], &mut rng, Init::HeUniform)
+        net.init(&mut b.params[1..], Init::HeUniform(FanMode::In), &mut rng)
             .is_err()
     );
-    net.init(&mut b.params, &mut rng, Init::HeUniform).unwrap();
+    net.init(&mut b.params, Init::HeUniform(FanMode::In), &mut rng)
+        .unwrap();
     let mut ws = b.workspace.clone();
     let mut bad_forward = |p: &[f32], x: &[f32], acts: &mut [f32], masks: &mut [u32]| {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
@@ -427,31 +429,16 @@ fn every_size_mismatch_is_an_error() {
     assert!(net.grad_norms(&grads, &mut norms).is_err());
     assert!(net.grad_norms(&grads[1..], &mut norms[..2]).is_err());
 
-    let (mut ping, mut pong) = (
-        vec![0.0; net.infer_len(batch)],
-        vec![0.0; net.infer_len(batch)],
-    );
+    let mut buffer = vec![0.0; net.infer_len(batch) + 1];
     let ws = &mut b.workspace;
-    assert!(
-        net.infer(&params, &x, batch, &mut ping[1..], &mut pong, ws)
-            .is_err()
-    );
-    assert!(
-        net.infer(&params, &x, batch, &mut ping, &mut pong[1..], ws)
-            .is_err()
-    );
-    assert!(
-        net.infer(&params, &x[2..], batch, &mut ping, &mut pong, ws)
-            .is_err()
-    );
-    assert!(
-        net.infer(&params, &x, batch, &mut ping, &mut pong, ws)
-            .is_ok()
-    );
+    assert!(net.infer(&params, &x, batch, &mut buffer, ws).is_err());
+    let buffer = &mut buffer[1..];
+    assert!(net.infer(&params, &x[2..], batch, buffer, ws).is_err());
+    assert!(net.infer(&params, &x, batch, buffer, ws).is_ok());
     if !ws.is_empty() {
         let short = ws.len() - 1;
         assert!(
-            net.infer(&params, &x, batch, &mut ping, &mut pong, &mut ws[..short])
+            net.infer(&params, &x, batch, buffer, &mut ws[..short])
                 .is_err()
         );
     }
@@ -494,7 +481,7 @@ fn inference_evaluation_and_training_forward_agree_without_dropout() {
     let batch = 7;
     let mut b = Buffers::new(&net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
-    net.init(&mut b.params, &mut rng, Init::GlorotNormal)
+    net.init(&mut b.params, Init::GlorotNormal, &mut rng)
         .unwrap();
     let x = TestRng(9).vec(batch * 4, -2.0, 2.0);
     let train = net
@@ -509,16 +496,14 @@ fn inference_evaluation_and_training_forward_agree_without_dropout() {
         )
         .unwrap()
         .to_vec();
+    let buffer = &mut b.acts[..net.infer_len(batch)];
     let eval = net
-        .forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace)
+        .infer(&b.params, &x, batch, buffer, &mut b.workspace)
         .unwrap()
         .to_vec();
-    let (mut ping, mut pong) = (
-        vec![f32::NAN; net.infer_len(batch)],
-        vec![f32::NAN; net.infer_len(batch)],
-    );
+    let mut buffer = vec![f32::NAN; net.infer_len(batch)];
     let infer = net
-        .infer(&b.params, &x, batch, &mut ping, &mut pong, &mut b.workspace)
+        .infer(&b.params, &x, batch, &mut buffer, &mut b.workspace)
         .unwrap();
     let params64: Vec<f64> = b.params.iter().map(|&v| f64::from(v)).collect();
     let reference = forward64(&net, &params64, &x, batch, &[]);
@@ -615,7 +600,8 @@ fn tiny_layers_give_the_bits_of_the_gemm_path() {
         for batch in [1, 2] {
             let mut b = Buffers::new(&net, batch);
             let mut rng = Xoshiro128PlusPlus::seed_from_u64(batch as u64);
-            net.init(&mut b.params, &mut rng, Init::HeNormal).unwrap();
+            net.init(&mut b.params, Init::HeNormal(FanMode::In), &mut rng)
+                .unwrap();
             let x = TestRng(5).vec(batch * 3, -3.0, 3.0);
             let grad_out = TestRng(6).vec(batch * 2, -1.0, 1.0);
             let out = net
@@ -641,13 +627,8 @@ fn tiny_layers_give_the_bits_of_the_gemm_path() {
                 &mut b.workspace,
             )
             .unwrap();
-            let (ping, pong) = (
-                &mut vec![0.0; net.infer_len(batch)],
-                &mut vec![0.0; net.infer_len(batch)],
-            );
-            let inferred = net
-                .infer(&b.params, &x, batch, ping, pong, &mut [])
-                .unwrap();
+            let buffer = &mut vec![0.0; net.infer_len(batch)];
+            let inferred = net.infer(&b.params, &x, batch, buffer, &mut []).unwrap();
             let (want_out, want_grads) = through_gemm(&net, &b.params, &x, batch, &grad_out);
             assert_eq!(bits(&out), bits(&want_out), "{act:?} batch {batch}: output");
             assert_eq!(
@@ -696,7 +677,13 @@ fn dropout_acts_only_in_training() {
         assert_eq!(v == 2.0, b.masks[i / 32] >> (i % 32) & 1 == 1);
     }
     let eval = net
-        .forward_eval(&b.params, &x, batch, &mut b.acts, &mut b.workspace)
+        .infer(
+            &b.params,
+            &x,
+            batch,
+            &mut b.acts[..net.infer_len(batch)],
+            &mut b.workspace,
+        )
         .unwrap();
     assert!(eval.iter().all(|&v| v == 1.0));
 }
@@ -755,6 +742,43 @@ fn a_wide_layers_gradients_match_the_f64_sums() {
                 (got - want).abs() <= 1e-4,
                 "weight ({u}, {i}): {got} vs {want}"
             );
+        }
+    }
+}
+
+/// The He schemes take the fan that their `FanMode` picks, as the `init`
+/// functions do with `FanMode::fan`, and draw layer by layer from one
+/// generator; biases start at zero.
+#[test]
+fn he_schemes_honour_the_fan_mode() {
+    let layers = [
+        LayerSpec::new(7, Activation::Relu),
+        LayerSpec::new(3, Activation::Tanh),
+    ];
+    let net = Mlp::new(5, &layers).unwrap();
+    for mode in [FanMode::In, FanMode::Out] {
+        type Draw = fn(&mut [f32], usize, f32, &mut Xoshiro128PlusPlus) -> microprop::Result<()>;
+        for (scheme, draw) in [
+            (Init::HeUniform(mode), init::he_uniform as Draw),
+            (Init::HeNormal(mode), init::he_normal as Draw),
+        ] {
+            let mut params = vec![f32::NAN; net.param_len()];
+            net.init(
+                &mut params,
+                scheme,
+                &mut Xoshiro128PlusPlus::seed_from_u64(3),
+            )
+            .unwrap();
+            let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+            for (l, spec) in layers.iter().enumerate() {
+                let (w, b) = net.layer(&params, l).unwrap();
+                let fan_in = if l == 0 { 5 } else { layers[l - 1].units };
+                let mut expected = vec![0.0; w.len()];
+                let gain = init::gain(spec.activation).unwrap();
+                draw(&mut expected, mode.fan(spec.units, fan_in), gain, &mut rng).unwrap();
+                assert_eq!(w, expected, "{scheme:?}, layer {l}");
+                assert!(b.iter().all(|&v| v == 0.0));
+            }
         }
     }
 }
@@ -858,7 +882,7 @@ fn train_to_100_percent<O: Optimizer>(
     let classes = net.output();
     let mut b = Buffers::new(net, batch);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    net.init(&mut b.params, &mut rng, Init::GlorotUniform)
+    net.init(&mut b.params, Init::GlorotUniform, &mut rng)
         .unwrap();
     let mut state = vec![0.0; net.state_len(opt, opt)];
     let mut grad_out = vec![0.0; batch * classes];
@@ -889,7 +913,13 @@ fn train_to_100_percent<O: Optimizer>(
         net.step(t, &mut b.params, &b.grads, &mut state, opt, opt)
             .unwrap();
         let eval = net
-            .forward_eval(&b.params, x, batch, &mut b.acts, &mut b.workspace)
+            .infer(
+                &b.params,
+                x,
+                batch,
+                &mut b.acts[..net.infer_len(batch)],
+                &mut b.workspace,
+            )
             .unwrap();
         let correct = eval
             .chunks_exact(classes)
@@ -994,12 +1024,12 @@ fn seeded_weights_and_masks_are_identical_at_every_simd_level() {
     for scheme in [
         Init::GlorotUniform,
         Init::GlorotNormal,
-        Init::HeUniform,
-        Init::HeNormal,
+        Init::HeUniform(FanMode::In),
+        Init::HeNormal(FanMode::In),
     ] {
         let mut b = Buffers::new(&net, batch);
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(42);
-        net.init(&mut b.params, &mut rng, scheme).unwrap();
+        net.init(&mut b.params, scheme, &mut rng).unwrap();
         let x = TestRng(8).vec(batch * 11, -1.0, 1.0);
         net.forward(
             &b.params,
@@ -1048,7 +1078,7 @@ fn huge_batches_are_errors_not_overflows() {
     let mut grads = vec![0.0; net.param_len()];
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
     for batch in [usize::MAX, usize::MAX / 2, 1 << 40, 1 << 58] {
-        let (mut a, mut b, mut w) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
+        let (mut a, mut w) = (vec![0.0; 8], vec![0.0; 8]);
         let x = [0.0; 784];
         let mut masks = [0u32; 4];
         assert!(
@@ -1061,13 +1091,6 @@ fn huge_batches_are_errors_not_overflows() {
             )
             .is_err()
         );
-        assert!(
-            net.infer(&params, &x, batch, &mut a, &mut b, &mut w)
-                .is_err()
-        );
-        assert!(
-            net.forward_eval(&params, &x, batch, &mut a, &mut w)
-                .is_err()
-        );
+        assert!(net.infer(&params, &x, batch, &mut a, &mut w).is_err());
     }
 }

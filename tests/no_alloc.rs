@@ -3,6 +3,7 @@
 //! step, gradient norms and inference, once the caller's buffers exist and
 //! the SIMD level is chosen.
 
+use microprop::init::FanMode;
 use microprop::nn::{Init, LayerSpec, Mlp};
 use microprop::optim::Adam;
 use microprop::{Activation, loss};
@@ -32,10 +33,7 @@ fn training_and_inference_never_allocate() {
     let mut acts = vec![0.0; net.activations_len(batch)];
     let mut masks = vec![0; net.mask_len(batch)];
     let mut workspace = vec![0.0; net.workspace_len(batch)];
-    let (mut ping, mut pong) = (
-        vec![0.0; net.infer_len(batch)],
-        vec![0.0; net.infer_len(batch)],
-    );
+    let mut buffer = vec![0.0; net.infer_len(batch)];
     let x: Vec<f32> = (0..batch * 200).map(|i| (i % 13) as f32 / 13.0).collect();
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
     let mut grad_out = vec![0.0; batch * 10];
@@ -47,7 +45,8 @@ fn training_and_inference_never_allocate() {
     // measured region.
     let _ = microprop::simd_backend();
     let region = Region::new(GLOBAL);
-    net.init(&mut params, &mut rng, Init::HeUniform).unwrap();
+    net.init(&mut params, Init::HeUniform(FanMode::In), &mut rng)
+        .unwrap();
     for t in 1..=3 {
         let out = net
             .forward(
@@ -76,9 +75,7 @@ fn training_and_inference_never_allocate() {
         net.step(t, &mut params, &grads, &mut state, &adam, &adam)
             .unwrap();
     }
-    net.forward_eval(&params, &x, batch, &mut acts, &mut workspace)
-        .unwrap();
-    net.infer(&params, &x, batch, &mut ping, &mut pong, &mut workspace)
+    net.infer(&params, &x, batch, &mut buffer, &mut workspace)
         .unwrap();
     let stats = region.change();
     assert_eq!(

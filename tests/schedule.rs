@@ -91,7 +91,7 @@ fn schedules_match_torch() {
                 "step" => schedule::step(BASE, f("gamma"), u("step_size"), t),
                 "multistep" => schedule::multi_step(BASE, f("gamma"), &milestones, t),
                 "exponential" => schedule::exponential(BASE, f("gamma"), t),
-                "cosine" => schedule::cosine(BASE, f("min_lr"), t, u("total")),
+                "cosine" => schedule::cosine(BASE, f("min_lr"), u("total"), t),
                 "inverse_time" => schedule::inverse_time(BASE, f("decay"), t),
                 "warmup_constant" => {
                     schedule::linear_warmup(BASE, f("start_factor"), u("warmup"), t)
@@ -151,8 +151,8 @@ fn schedule_enum_agrees_with_the_functions() {
         assert_eq!(no_warmup.lr(0.5, t), schedule::exponential(0.5, 0.9, t));
     }
     // Past `total` the cosine holds its floor.
-    assert_eq!(schedule::cosine(0.1, 0.01, 11, 10), Ok(0.01));
-    assert_eq!(schedule::cosine(0.1, 0.01, 1000, 10), Ok(0.01));
+    assert_eq!(schedule::cosine(0.1, 0.01, 10, 11), Ok(0.01));
+    assert_eq!(schedule::cosine(0.1, 0.01, 10, 1000), Ok(0.01));
 }
 
 #[test]
@@ -162,8 +162,8 @@ fn bad_schedule_arguments_are_errors() {
         other => panic!("{field}: {other:?}"),
     };
     bad(schedule::cosine(0.1, 0.0, 0, 0), "total");
-    bad(schedule::cosine(-0.1, 0.0, 0, 10), "base_lr");
-    bad(schedule::cosine(0.1, f64::NAN, 0, 10), "min_lr");
+    bad(schedule::cosine(-0.1, 0.0, 10, 0), "base_lr");
+    bad(schedule::cosine(0.1, f64::NAN, 10, 0), "min_lr");
     bad(schedule::step(0.1, 0.5, 0, 3), "step_size");
     bad(schedule::step(0.1, -0.5, 2, 3), "gamma");
     bad(schedule::exponential(0.1, f64::INFINITY, 3), "gamma");

@@ -135,20 +135,20 @@ fn mnist_test_set_has_the_documented_label_counts() {
 fn shuffle_gather_and_accuracy() {
     let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(3);
     let mut items: Vec<usize> = (0..100).collect();
-    shuffle(&mut rng, &mut items);
+    shuffle(&mut items, &mut rng);
     assert_ne!(items, (0..100).collect::<Vec<_>>());
     let mut sorted = items.clone();
     sorted.sort();
     assert_eq!(sorted, (0..100).collect::<Vec<_>>());
 
-    let d = Dataset::new(2, 3, vec![0., 1., 2., 3., 4., 5.], vec![2, 0, 1]).unwrap();
+    let d = Dataset::new(vec![0., 1., 2., 3., 4., 5.], vec![2, 0, 1], 2, 3).unwrap();
     let (mut x, mut y) = ([0.0; 4], [0; 2]);
     d.gather(&[2, 0], &mut x, &mut y).unwrap();
     assert_eq!((x, y), ([4., 5., 0., 1.], [1, 2]));
     assert!(d.gather(&[3, 0], &mut x, &mut y).is_err());
     assert!(d.gather(&[0], &mut x, &mut y).is_err());
-    assert!(Dataset::new(2, 3, vec![0.; 5], vec![0, 0, 0]).is_err());
-    assert!(Dataset::new(2, 2, vec![0.; 6], vec![0, 2, 0]).is_err());
+    assert!(Dataset::new(vec![0.; 5], vec![0, 0, 0], 2, 3).is_err());
+    assert!(Dataset::new(vec![0.; 6], vec![0, 2, 0], 2, 2).is_err());
 
     let logits = [0.1, 0.9, 0.0, 3.0, 1.0, 2.0, 0.5, 0.5, 0.5];
     assert_eq!(accuracy(&logits, &[1, 0, 0], 3), Ok(3));
@@ -160,7 +160,7 @@ fn shuffle_gather_and_accuracy() {
 #[test]
 fn split_off_holds_out_the_tail() {
     let inputs: Vec<f32> = (0..10).map(|i| i as f32).collect();
-    let mut d = Dataset::new(2, 3, inputs, vec![2, 0, 1, 1, 0]).unwrap();
+    let mut d = Dataset::new(inputs, vec![2, 0, 1, 1, 0], 2, 3).unwrap();
     let err = d.split_off(6).unwrap_err();
     assert!(err.to_string().contains("dataset"), "{err}");
     assert_eq!(d.len(), 5);
@@ -179,7 +179,7 @@ fn split_off_holds_out_the_tail() {
 
 #[test]
 fn gather_and_accuracy_check_their_size_products() {
-    let wide = Dataset::new(1 << 63, 10, vec![], vec![]).unwrap();
+    let wide = Dataset::new(vec![], vec![], 1 << 63, 10).unwrap();
     let mut labels = [99; 2];
     let err = wide.gather(&[5, 7], &mut [], &mut labels).unwrap_err();
     assert_eq!(err, Error::SizeOverflow { arg: "inputs" });
@@ -192,7 +192,7 @@ fn gather_and_accuracy_check_their_size_products() {
 
 #[test]
 fn gather_writes_nothing_when_a_later_index_is_out_of_range() {
-    let d = Dataset::new(2, 3, vec![0., 1., 2., 3., 4., 5.], vec![2, 0, 1]).unwrap();
+    let d = Dataset::new(vec![0., 1., 2., 3., 4., 5.], vec![2, 0, 1], 2, 3).unwrap();
     let (mut x, mut y) = ([9.0; 4], [9; 2]);
     let err = d.gather(&[0, 3], &mut x, &mut y).unwrap_err();
     assert!(err.to_string().contains("indices[1]"), "{err}");

@@ -40,7 +40,7 @@ fn synthetic(n: usize, seed: u64) -> Dataset {
         inputs.extend_from_slice(&x);
         labels.push(label as u32);
     }
-    Dataset::new(FEATURES, CLASSES, inputs, labels).unwrap()
+    Dataset::new(inputs, labels, FEATURES, CLASSES).unwrap()
 }
 
 const LAYERS: [LayerSpec; 3] = [
@@ -195,7 +195,7 @@ fn config_errors_name_the_field() {
     }
     // The data must fit the network.
     let mut t = Trainer::new(config()).unwrap();
-    let wrong = Dataset::new(FEATURES + 1, CLASSES, vec![0.0; 90], vec![0; 10]).unwrap();
+    let wrong = Dataset::new(vec![0.0; 90], vec![0; 10], FEATURES + 1, CLASSES).unwrap();
     assert!(
         matches!(t.fit(&wrong, ()), Err(TrainError::Config { field, .. }) if field == "inputs")
     );
@@ -537,7 +537,7 @@ fn early_stopping_restores_the_best_weights() {
             .iter()
             .map(|&y| (y + 1) % CLASSES as u32),
     );
-    let data = Dataset::new(FEATURES, CLASSES, inputs, labels).unwrap();
+    let data = Dataset::new(inputs, labels, FEATURES, CLASSES).unwrap();
     let stopping = Config {
         dev: 100,
         epochs: 30,

@@ -1,6 +1,7 @@
 //! The command line: one flag per trainer option.
 
 use microprop::Activation;
+use microprop::init::FanMode;
 use microprop::nn::{Init, LayerSpec};
 use microprop::optim::{Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, RAdam, RmsProp, Sgd};
 use microprop::schedule::{Plateau, Schedule, Warmup};
@@ -131,7 +132,7 @@ impl Args {
             data: root.join("data/mnist"),
             hidden: vec![256, 128],
             activation: Activation::Relu,
-            init: Init::HeUniform,
+            init: Init::HeUniform(FanMode::In),
             optimizer: "adamw".into(),
             lr: None,
             momentum: None,
@@ -189,8 +190,8 @@ impl Args {
                 "--activation" => a.activation = activation(v)?,
                 "--init" => {
                     a.init = match v {
-                        "he-uniform" => Init::HeUniform,
-                        "he-normal" => Init::HeNormal,
+                        "he-uniform" => Init::HeUniform(FanMode::In),
+                        "he-normal" => Init::HeNormal(FanMode::In),
                         "glorot-uniform" => Init::GlorotUniform,
                         "glorot-normal" => Init::GlorotNormal,
                         _ => {

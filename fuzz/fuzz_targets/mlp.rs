@@ -114,7 +114,7 @@ fn check(data: &[u8]) {
     let mut params = vec![0.0; b.around(net.param_len())];
     let ok = params.len() == net.param_len();
     assert_eq!(
-        net.init(&mut params, &mut rng, Init::GlorotUniform).is_ok(),
+        net.init(&mut params, Init::GlorotUniform, &mut rng).is_ok(),
         ok
     );
     if !ok {
@@ -156,12 +156,9 @@ fn check(data: &[u8]) {
             );
         }
     }
-    let (mut ping, mut pong) = (
-        vec![0.0; net.infer_len(batch)],
-        vec![0.0; net.infer_len(batch)],
-    );
+    let mut buffer = vec![0.0; net.infer_len(batch)];
     let inferred = net
-        .infer(&params, &x, batch, &mut ping, &mut pong, &mut workspace)
+        .infer(&params, &x, batch, &mut buffer, &mut workspace)
         .unwrap();
     if !dropout {
         assert!(

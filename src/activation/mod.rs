@@ -58,7 +58,7 @@ pub use softmax::{log_softmax, softmax};
 use crate::backend::{
     Vector, dispatch, inlined, lane0, load_partial, map, map_in_place, store_partial,
 };
-use crate::error::{Error, Result, check_len};
+use crate::error::{Error, Result, check_len, check_non_negative};
 
 /// An element-wise activation function, with its hyperparameter if any.
 ///
@@ -128,13 +128,7 @@ impl Activation {
                 value: slope as f64,
                 expected: "finite",
             }),
-            Activation::Elu(alpha) if !(alpha.is_finite() && alpha >= 0.0) => {
-                Err(Error::InvalidParameter {
-                    arg: "Elu alpha",
-                    value: alpha as f64,
-                    expected: "finite and >= 0",
-                })
-            }
+            Activation::Elu(alpha) => check_non_negative("Elu alpha", alpha as f64),
             _ => Ok(()),
         }
     }

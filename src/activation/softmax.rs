@@ -97,7 +97,7 @@ pub(crate) fn exp_sum<V: Vector>(row: &[f32], m: f32, mut out: Option<&mut [f32]
 /// # Precision
 /// Each element within 4 ulp of the f64 softmax of the same row, for
 /// normal results (rows up to a few thousand columns).
-pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
+pub fn softmax(x: &[f32], cols: usize, y: &mut [f32]) -> Result<()> {
     check(x, y, cols)?;
     if x.is_empty() {
         return Ok(());
@@ -120,7 +120,7 @@ pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
 ///
 /// # Precision
 /// Each element within 2 ulp plus 2e-7 absolute of the f64 value.
-pub fn log_softmax(x: &[f32], y: &mut [f32], cols: usize) -> Result<()> {
+pub fn log_softmax(x: &[f32], cols: usize, y: &mut [f32]) -> Result<()> {
     check(x, y, cols)?;
     if x.is_empty() {
         return Ok(());

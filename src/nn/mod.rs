@@ -20,8 +20,8 @@
 //! | gemm workspace | `f32` | [`Mlp::workspace_len`] | packing scratch of [`gemm`](crate::matmul::gemm) |
 //!
 //! Inputs and outputs are row-major `(batch, features)` matrices. Inference
-//! ([`Mlp::infer`]) needs only the parameters, two buffers of
-//! [`Mlp::infer_len`] floats each and the gemm workspace.
+//! ([`Mlp::infer`]) needs only the parameters, one buffer of
+//! [`Mlp::infer_len`] floats and the gemm workspace.
 //!
 //! # The three products
 //!
@@ -81,7 +81,7 @@
 //! let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 //! let target = [0.0, 1.0, 1.0, 0.0];
 //! let mut rng = rand_xoshiro::Xoshiro128PlusPlus::seed_from_u64(7);
-//! NET.init(&mut params, &mut rng, Init::GlorotUniform)?;
+//! NET.init(&mut params, Init::GlorotUniform, &mut rng)?;
 //! let mut grad_out = [0.0f32; BATCH];
 //! for t in 1..=500 {
 //!     let out = NET.forward(&params, &x, BATCH, &mut acts, &mut masks, workspace, &mut rng)?;
@@ -89,8 +89,8 @@
 //!     NET.backward(&params, &x, BATCH, &mut acts, &masks, &grad_out, &mut grads, workspace)?;
 //!     NET.step(t, &mut params, &grads, state, &opt, &opt)?;
 //! }
-//! let (mut ping, mut pong) = ([0.0f32; NET.infer_len(BATCH)], [0.0f32; NET.infer_len(BATCH)]);
-//! let logits = NET.infer(&params, &x, BATCH, &mut ping, &mut pong, workspace)?;
+//! let mut buffer = [0.0f32; NET.infer_len(BATCH)];
+//! let logits = NET.infer(&params, &x, BATCH, &mut buffer, workspace)?;
 //! for (z, t) in logits.iter().zip(target) {
 //!     assert_eq!(*z > 0.0, t > 0.5);
 //! }
@@ -99,10 +99,11 @@
 
 mod pass;
 
+use crate::Activation;
 use crate::error::{Error, Result, check_len};
+use crate::init::{self, FanMode};
 use crate::matmul::{gemm_workspace_len, is_small};
 use crate::optim::Optimizer;
-use crate::{Activation, init};
 
 use rand_core::Rng;
 
@@ -137,17 +138,18 @@ impl LayerSpec {
 /// How [`Mlp::init`] draws the weights; biases start at zero.
 ///
 /// Each scheme uses the gain that [`init::gain`] gives for the layer's
-/// activation (`torch.nn.init.calculate_gain`'s values).
+/// activation (`torch.nn.init.calculate_gain`'s values). The He schemes
+/// take their fan from a [`FanMode`], as torch's `mode=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
     /// Uniform with bound `gain * sqrt(6 / (fan_in + fan_out))`.
     GlorotUniform,
     /// Normal with standard deviation `gain * sqrt(2 / (fan_in + fan_out))`.
     GlorotNormal,
-    /// Uniform with bound `gain * sqrt(3 / fan_in)`.
-    HeUniform,
-    /// Normal with standard deviation `gain / sqrt(fan_in)`.
-    HeNormal,
+    /// Uniform with bound `gain * sqrt(3 / fan)`.
+    HeUniform(FanMode),
+    /// Normal with standard deviation `gain / sqrt(fan)`.
+    HeNormal(FanMode),
 }
 
 /// A multilayer perceptron: an input size and a slice of layers.
@@ -388,9 +390,14 @@ impl<'a> Mlp<'a> {
             .unwrap_or(0)
     }
 
-    /// Number of `f32` in each of the two ping-pong buffers of
-    /// [`Mlp::infer`]: one batch of the widest layer's outputs.
+    /// Number of `f32` of the buffer of [`Mlp::infer`]: two batches of the
+    /// widest layer's outputs. Never more than [`Mlp::activations_len`].
     pub const fn infer_len(&self, batch: usize) -> usize {
+        self.widest_len(batch).saturating_mul(2)
+    }
+
+    /// One batch of the widest layer's outputs.
+    const fn widest_len(&self, batch: usize) -> usize {
         batch.saturating_mul(self.sizes.widest)
     }
 
@@ -459,8 +466,8 @@ impl<'a> Mlp<'a> {
     pub fn init<R: Rng + ?Sized>(
         &self,
         params: &mut [f32],
-        rng: &mut R,
         scheme: Init,
+        rng: &mut R,
     ) -> Result<()> {
         check_len("params", params.len(), self.param_len())?;
         for (l, spec) in self.layers.iter().enumerate() {
@@ -468,10 +475,10 @@ impl<'a> Mlp<'a> {
             let (fan_in, fan_out) = (self.fan_in(l), spec.units);
             let gain = init::gain(spec.activation)?;
             match scheme {
-                Init::GlorotUniform => init::glorot_uniform(rng, w, fan_in, fan_out, gain)?,
-                Init::GlorotNormal => init::glorot_normal(rng, w, fan_in, fan_out, gain)?,
-                Init::HeUniform => init::he_uniform(rng, w, fan_in, gain)?,
-                Init::HeNormal => init::he_normal(rng, w, fan_in, gain)?,
+                Init::GlorotUniform => init::glorot_uniform(w, fan_in, fan_out, gain, rng)?,
+                Init::GlorotNormal => init::glorot_normal(w, fan_in, fan_out, gain, rng)?,
+                Init::HeUniform(mode) => init::he_uniform(w, mode.fan(fan_out, fan_in), gain, rng)?,
+                Init::HeNormal(mode) => init::he_normal(w, mode.fan(fan_out, fan_in), gain, rng)?,
             }
             b.fill(0.0);
         }

@@ -146,7 +146,7 @@ impl Mlp<'_> {
             self.dense(wb, l, x, batch, spec.activation, Some(z), y, workspace)?;
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) = core::mem::take(&mut masks).split_at_mut(n.div_ceil(32));
-                Dropout::new(spec.dropout)?.forward(rng, y, &mut rest[..n], mask)?;
+                Dropout::new(spec.dropout)?.forward(y, &mut rest[..n], mask, rng)?;
                 masks = rest_masks;
             }
             start += self.slots(l) * n;
@@ -154,25 +154,6 @@ impl Mlp<'_> {
         let acts: &'b [f32] = acts;
         let out = batch * self.output();
         Ok(&acts[start - out..start])
-    }
-
-    /// The evaluation forward pass: no dropout, nothing kept for a backward
-    /// pass. Uses the end of `acts` as the two buffers of [`Mlp::infer`] and
-    /// returns the `(batch, output)` output, a view into `acts`.
-    ///
-    /// Fails as [`Mlp::forward`] does.
-    pub fn forward_eval<'b>(
-        &self,
-        params: &[f32],
-        input: &[f32],
-        batch: usize,
-        acts: &'b mut [f32],
-        workspace: &mut [f32],
-    ) -> Result<&'b [f32]> {
-        check_len("acts", acts.len(), self.activations_len(batch))?;
-        let tail = acts.len() - 2 * self.infer_len(batch);
-        let (ping, pong) = acts[tail..].split_at_mut(self.infer_len(batch));
-        self.infer(params, input, batch, ping, pong, workspace)
     }
 
     /// The backward pass after [`Mlp::forward`] with the same `params`,
@@ -207,7 +188,7 @@ impl Mlp<'_> {
         check_len("masks", masks.len(), self.mask_len(batch))?;
         check_len("grad_output", grad_output.len(), batch * self.output())?;
         check_len("grads", grads.len(), self.param_len())?;
-        let width = self.infer_len(batch);
+        let width = self.widest_len(batch);
         let (fwd, buffers) = acts.split_at_mut(acts.len() - 2 * width);
         let (mut g, mut gx) = buffers.split_at_mut(width);
         g[..grad_output.len()].copy_from_slice(grad_output);
@@ -260,28 +241,28 @@ impl Mlp<'_> {
         Ok(())
     }
 
-    /// Inference only: runs `batch` rows of `input` through the network
-    /// with no dropout, alternating between the two buffers `ping` and
-    /// `pong` of [`Mlp::infer_len`] floats each, and returns the
-    /// `(batch, output)` output, a view into one of them. Needs no
-    /// gradients, optimizer state or intermediates: on a microcontroller
-    /// the whole deployment is the parameters plus these two buffers.
+    /// Inference, and evaluation in training: runs `batch` rows of `input`
+    /// through the network without dropout and returns the `(batch,
+    /// output)` output, a view into `buffer`. Needs only the parameters,
+    /// `buffer` of [`Mlp::infer_len`] floats (the layers alternate between
+    /// its halves; the start of a training pass's activations will do) and
+    /// the gemm workspace: on a microcontroller the whole deployment is the
+    /// parameters plus this buffer.
     ///
     /// Fails if `params` is not [`Mlp::param_len`] long, `input` not
-    /// `batch * input`, `ping` or `pong` not [`Mlp::infer_len`], or
-    /// `workspace` shorter than [`Mlp::workspace_len`].
+    /// `batch * input`, `buffer` not [`Mlp::infer_len`], or `workspace`
+    /// shorter than [`Mlp::workspace_len`].
     pub fn infer<'b>(
         &self,
         params: &[f32],
         input: &[f32],
         batch: usize,
-        ping: &'b mut [f32],
-        pong: &'b mut [f32],
+        buffer: &'b mut [f32],
         workspace: &mut [f32],
     ) -> Result<&'b [f32]> {
         self.check_pass(params, input, batch, workspace)?;
-        check_len("ping", ping.len(), self.infer_len(batch))?;
-        check_len("pong", pong.len(), self.infer_len(batch))?;
+        check_len("buffer", buffer.len(), self.infer_len(batch))?;
+        let (ping, pong) = buffer.split_at_mut(self.widest_len(batch));
         let (mut cur, mut next) = (ping, pong);
         for ((l, spec), at) in self.layers.iter().enumerate().zip(self.walk()) {
             let fan_in = self.fan_in(l);

@@ -2,30 +2,11 @@
 //! Adadelta and RMSprop, as `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt, unit_closed,
+    Decay, Lerp, Optimizer, check_step, fma, fused, non_negative, planes_len, splat, sqrt,
+    unit_closed,
 };
-use crate::backend::{Vector, inlined};
+use crate::backend::inlined;
 use crate::error::Result;
-
-/// The gradient after `maximize` and the L2 penalty.
-#[inline(always)]
-fn l2<V: Vector>(sign: V, wd: Option<V>, p: V, g: V) -> V {
-    let g = g * sign;
-    match wd {
-        Some(wd) => fma(p, wd, g),
-        None => g,
-    }
-}
-
-#[inline(always)]
-fn sign<V: Vector>(maximize: bool) -> V {
-    V::splat(if maximize { -1.0 } else { 1.0 })
-}
-
-#[inline(always)]
-fn decay<V: Vector>(weight_decay: f64) -> Option<V> {
-    (weight_decay != 0.0).then(|| splat(weight_decay))
-}
 
 /// `torch.optim.Adagrad`.
 ///
@@ -86,12 +67,11 @@ impl Optimizer for Adagrad {
         self.validate()?;
         check_step(t, params, grads, state, 1, 0)?;
         crate::backend::dispatch!(V => {
-            let sign = sign::<V>(self.maximize);
-            let wd = decay::<V>(self.weight_decay);
+            let decay = Decay::<V>::l2(self.maximize, self.weight_decay);
             let neg_clr = splat::<V>(-(self.lr / (1.0 + (t - 1) as f64 * self.lr_decay)));
             let eps = splat::<V>(self.eps);
             let update = core::convert::identity(inlined!(move |p: &mut V, g: V, s: &mut V, prev: V| {
-                let g = l2(sign, wd, *p, g);
+                let g = decay.apply(p, g);
                 *s = fma(g, g, prev);
                 *p += neg_clr * g / (sqrt(*s) + eps);
             }));
@@ -163,14 +143,13 @@ impl Optimizer for Adadelta {
         self.validate()?;
         check_step(t, params, grads, state, 2, 0)?;
         crate::backend::dispatch!(V => {
-            let sign = sign::<V>(self.maximize);
-            let wd = decay::<V>(self.weight_decay);
+            let decay = Decay::<V>::l2(self.maximize, self.weight_decay);
             let rho = splat::<V>(self.rho);
             let one_minus_rho = splat::<V>(1.0 - self.rho);
             let eps = splat::<V>(self.eps);
             let neg_lr = splat::<V>(-self.lr);
             fused::<V, 2>(params, grads, state, inlined!(|p, g, [v, u]| {
-                let g = l2(sign, wd, *p, g);
+                let g = decay.apply(p, g);
                 *v = fma(one_minus_rho * g, g, *v * rho);
                 let d = sqrt(*u + eps) / sqrt(*v + eps) * g;
                 *u = fma(one_minus_rho * d, d, *u * rho);
@@ -252,16 +231,15 @@ impl Optimizer for RmsProp {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
         crate::backend::dispatch!(V => {
-            let sign = sign::<V>(self.maximize);
-            let wd = decay::<V>(self.weight_decay);
+            let decay = Decay::<V>::l2(self.maximize, self.weight_decay);
             let alpha = splat::<V>(self.alpha);
             let one_minus_alpha = splat::<V>(1.0 - self.alpha);
             let lerp = Lerp::<V>::new(1.0 - self.alpha);
             let eps = splat::<V>(self.eps);
             let neg_lr = splat::<V>(-self.lr);
             let mom = splat::<V>(self.momentum);
-            let square = core::convert::identity(inlined!(move |p: V, g: V, v: &mut V| {
-                let g = l2(sign, wd, p, g);
+            let square = core::convert::identity(inlined!(move |mut p: V, g: V, v: &mut V| {
+                let g = decay.apply(&mut p, g);
                 *v = fma(one_minus_alpha * g, g, *v * alpha);
                 g
             }));

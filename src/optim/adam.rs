@@ -2,8 +2,8 @@
 //! `torch.optim` defines them.
 
 use super::{
-    Lerp, Optimizer, check_step, derived_f32, fma, fused, is_zero, max_nan, non_negative,
-    planes_len, splat, sqrt, unit_open,
+    Decay, Lerp, Optimizer, check_step, derived_f32, fma, fused, max_nan, non_negative, planes_len,
+    splat, sqrt, unit_open,
 };
 use crate::backend::{Vector, inlined};
 use crate::error::Result;
@@ -47,37 +47,35 @@ fn bias_correction(beta: f64, t: u64) -> f64 {
     1.0 - libm::pow(beta, t as f64)
 }
 
-/// The gradient as the update sees it: negated when maximizing, plus the L2
-/// penalty when weight decay is not decoupled. The decoupled decay
-/// `p *= 1 - lr * weight_decay` is applied here too, first, as torch does.
+/// The moment estimates shared by Adam, NAdam and RAdam, after weight
+/// decay: `m = lerp(m, g, 1 - beta1)`, `v = fma((1 - beta2) * g, g, v * beta2)`.
 #[derive(Clone, Copy)]
-struct Decay<V> {
-    sign: V,
-    l2: Option<V>,
-    decoupled: Option<V>,
+struct Moments<V> {
+    decay: Decay<V>,
+    lerp: Lerp<V>,
+    beta2: V,
+    one_minus_beta2: V,
 }
 
-impl<V: Vector> Decay<V> {
+impl<V: Vector> Moments<V> {
     #[inline(always)]
-    fn new(maximize: bool, lr: f64, weight_decay: f64, decoupled: bool) -> Self {
-        let on = !is_zero(weight_decay);
+    fn new((beta1, beta2): (f64, f64), decay: Decay<V>) -> Self {
         Self {
-            sign: V::splat(if maximize { -1.0 } else { 1.0 }),
-            l2: (on && !decoupled).then(|| splat(weight_decay)),
-            decoupled: (on && decoupled).then(|| splat(1.0 - lr * weight_decay)),
+            decay,
+            lerp: Lerp::new(1.0 - beta1),
+            beta2: splat(beta2),
+            one_minus_beta2: splat(1.0 - beta2),
         }
     }
 
+    /// Updates `m` and `v` with the gradient `g` of `p` (decaying `p` first
+    /// when the decay is decoupled) and returns the gradient after decay.
     #[inline(always)]
-    fn apply(self, p: &mut V, g: V) -> V {
-        let g = g * self.sign;
-        if let Some(f) = self.decoupled {
-            *p *= f;
-        }
-        match self.l2 {
-            Some(wd) => fma(*p, wd, g),
-            None => g,
-        }
+    fn update(self, p: &mut V, g: V, m: &mut V, v: &mut V) -> V {
+        let g = self.decay.apply(p, g);
+        *m = self.lerp.apply(*m, g);
+        *v = fma(self.one_minus_beta2 * g, g, *v * self.beta2);
+        g
     }
 }
 
@@ -151,15 +149,13 @@ impl Optimizer for Adam {
         check_step(t, params, grads, state, self.planes(), 0)?;
         crate::backend::dispatch!(V => {
             let (b1, b2) = self.betas;
-            let decay = Decay::<V>::new(
+            let decay = Decay::new(
                 self.maximize,
                 self.lr,
                 self.weight_decay,
                 self.decoupled_weight_decay,
             );
-            let lerp = Lerp::<V>::new(1.0 - b1);
-            let beta2 = splat::<V>(b2);
-            let one_minus_beta2 = splat::<V>(1.0 - b2);
+            let moments = Moments::<V>::new(self.betas, decay);
             // Once sqrt(1 - beta2^t) rounds to 1 in f32 (t > ~17k with the
             // default beta2) the division by it is exact and is skipped.
             let bc2_sqrt = libm::sqrt(bias_correction(b2, t)) as f32;
@@ -167,11 +163,6 @@ impl Optimizer for Adam {
             let bc2_sqrt = V::splat(bc2_sqrt);
             let eps = splat::<V>(self.eps);
             let neg_step = splat::<V>(-(self.lr / bias_correction(b1, t)));
-            let moments = core::convert::identity(inlined!(move |p: &mut V, g: V, m: &mut V, v: &mut V| {
-                let g = decay.apply(p, g);
-                *m = lerp.apply(*m, g);
-                *v = fma(one_minus_beta2 * g, g, *v * beta2);
-            }));
             let update = core::convert::identity(inlined!(move |p: &mut V, m: V, v: V| {
                 let root = sqrt(v);
                 let denom = if divide { root / bc2_sqrt } else { root } + eps;
@@ -179,13 +170,13 @@ impl Optimizer for Adam {
             }));
             if self.amsgrad {
                 fused::<V, 3>(params, grads, state, inlined!(|p, g, [m, v, vmax]| {
-                    moments(p, g, m, v);
+                    moments.update(p, g, m, v);
                     *vmax = max_nan(*vmax, *v);
                     update(p, *m, *vmax);
                 }));
             } else {
                 fused::<V, 2>(params, grads, state, inlined!(|p, g, [m, v]| {
-                    moments(p, g, m, v);
+                    moments.update(p, g, m, v);
                     update(p, *m, *v);
                 }));
             }
@@ -408,25 +399,21 @@ impl Optimizer for NAdam {
             let mu_product = f64::from(mu_product);
             let c_grad = splat::<V>(-self.lr * (1.0 - mu) / (1.0 - mu_product));
             let c_avg = splat::<V>((-self.lr * mu_next) / (1.0 - mu_product * mu_next));
-            let decay = Decay::<V>::new(
+            let decay = Decay::new(
                 self.maximize,
                 self.lr,
                 self.weight_decay,
                 self.decoupled_weight_decay,
             );
-            let lerp = Lerp::<V>::new(1.0 - b1);
-            let beta2 = splat::<V>(b2);
-            let one_minus_beta2 = splat::<V>(1.0 - b2);
+            let moments = Moments::<V>::new(self.betas, decay);
             let bc2 = splat::<V>(bias_correction(b2, t));
             let eps = splat::<V>(self.eps);
-            fused::<V, 2>(params, grads, planes, |p, g, [m, v]| {
-                let g = decay.apply(p, g);
-                *m = lerp.apply(*m, g);
-                *v = fma(one_minus_beta2 * g, g, *v * beta2);
+            fused::<V, 2>(params, grads, planes, inlined!(|p, g, [m, v]| {
+                let g = moments.update(p, g, m, v);
                 let denom = sqrt(*v / bc2) + eps;
                 *p += c_grad * g / denom;
                 *p += c_avg * *m / denom;
-            });
+            }));
             Ok(())
         })
     }
@@ -493,15 +480,13 @@ impl Optimizer for RAdam {
         check_step(t, params, grads, state, 2, 0)?;
         crate::backend::dispatch!(V => {
             let (b1, b2) = self.betas;
-            let decay = Decay::<V>::new(
+            let decay = Decay::new(
                 self.maximize,
                 self.lr,
                 self.weight_decay,
                 self.decoupled_weight_decay,
             );
-            let lerp = Lerp::<V>::new(1.0 - b1);
-            let beta2 = splat::<V>(b2);
-            let one_minus_beta2 = splat::<V>(1.0 - b2);
+            let moments = Moments::<V>::new(self.betas, decay);
             let bc1 = splat::<V>(bias_correction(b1, t));
             let lr = splat::<V>(self.lr);
             let eps = splat::<V>(self.eps);
@@ -511,9 +496,7 @@ impl Optimizer for RAdam {
             let tf = t as f64;
             let rho_t = rho_inf - 2.0 * tf * libm::pow(b2, tf) / bc2;
             let moments = core::convert::identity(inlined!(move |p: &mut V, g: V, m: &mut V, v: &mut V| {
-                let g = decay.apply(p, g);
-                *m = lerp.apply(*m, g);
-                *v = fma(one_minus_beta2 * g, g, *v * beta2);
+                moments.update(p, g, m, v);
                 *m / bc1 * lr
             }));
             if rho_t > 5.0 {

@@ -289,6 +289,50 @@ pub(crate) fn sqrt<V: Vector>(x: V) -> V {
     }
 }
 
+/// The gradient as the update sees it: negated when maximizing, plus the L2
+/// penalty `fma(p, weight_decay, g)` when weight decay is coupled. The
+/// decoupled decay `p *= 1 - lr * weight_decay` (AdamW's) is applied here
+/// too, first, as torch does.
+#[derive(Clone, Copy)]
+pub(crate) struct Decay<V> {
+    sign: V,
+    l2: Option<V>,
+    decoupled: Option<V>,
+}
+
+impl<V: Vector> Decay<V> {
+    /// Decay coupled (L2) or `decoupled`; none when `weight_decay` is 0.
+    #[inline(always)]
+    pub(crate) fn new(maximize: bool, lr: f64, weight_decay: f64, decoupled: bool) -> Self {
+        let on = !is_zero(weight_decay);
+        Self {
+            sign: V::splat(if maximize { -1.0 } else { 1.0 }),
+            l2: (on && !decoupled).then(|| splat(weight_decay)),
+            decoupled: (on && decoupled).then(|| splat(1.0 - lr * weight_decay)),
+        }
+    }
+
+    /// The L2 penalty only, for the optimizers without decoupled decay.
+    #[inline(always)]
+    pub(crate) fn l2(maximize: bool, weight_decay: f64) -> Self {
+        Self::new(maximize, 0.0, weight_decay, false)
+    }
+
+    /// The gradient `g` of parameter `p` as the update sees it, after
+    /// decaying `p` when the decay is decoupled.
+    #[inline(always)]
+    pub(crate) fn apply(self, p: &mut V, g: V) -> V {
+        let g = g * self.sign;
+        if let Some(f) = self.decoupled {
+            *p *= f;
+        }
+        match self.l2 {
+            Some(wd) => fma(*p, wd, g),
+            None => g,
+        }
+    }
+}
+
 /// PyTorch's `lerp(a, b, w)` with its rounding: `fma(w, b - a, a)` when
 /// `|w| < 0.5`, else `fma(w - 1, b - a, b)` (with `w - 1` rounded in f32).
 #[derive(Clone, Copy)]

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
 
 use super::{
-    Optimizer, check_step, finite_f32, fma, fused, is_zero, non_negative, planes_len, splat,
+    Decay, Optimizer, check_step, finite_f32, fma, fused, is_zero, non_negative, planes_len, splat,
 };
 use crate::backend::inlined;
 use crate::error::{Error, Result};
@@ -83,18 +83,9 @@ impl Optimizer for Sgd {
         self.validate()?;
         check_step(t, params, grads, state, self.planes(), 0)?;
         crate::backend::dispatch!(V => {
-            let sign = V::splat(if self.maximize { -1.0 } else { 1.0 });
-            let l2 = !is_zero(self.weight_decay);
-            let wd = if l2 {
-                splat::<V>(self.weight_decay)
-            } else {
-                V::ZERO
-            };
+            let decay = Decay::<V>::l2(self.maximize, self.weight_decay);
             let neg_lr = splat::<V>(-self.lr);
-            let prepare = core::convert::identity(inlined!(|p: V, g: V| {
-                let g = g * sign;
-                if l2 { fma(p, wd, g) } else { g }
-            }));
+            let prepare = core::convert::identity(inlined!(|mut p: V, g: V| decay.apply(&mut p, g)));
             if is_zero(self.momentum) {
                 fused::<V, 0>(params, grads, state, inlined!(|p, g, _| {
                     let g = prepare(*p, g);

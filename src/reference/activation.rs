@@ -150,7 +150,7 @@ pub fn backward(act: Activation, x: &[f32], grad_out: &[f32], grad_in: &mut [f32
 /// # Panics
 ///
 /// If `cols` is 0.
-pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) {
+pub fn softmax(x: &[f32], cols: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
         let m = xr
             .iter()
@@ -167,7 +167,7 @@ pub fn softmax(x: &[f32], y: &mut [f32], cols: usize) {
 /// # Panics
 ///
 /// If `cols` is 0.
-pub fn log_softmax(x: &[f32], y: &mut [f32], cols: usize) {
+pub fn log_softmax(x: &[f32], cols: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
         let m = xr
             .iter()

@@ -24,7 +24,7 @@ fn scale(p: f32) -> f32 {
 /// Unless `p` is 1: if `y` is shorter than `x` (or longer, for `p` = 0),
 /// or `mask` has fewer than [`Dropout::mask_len`](crate::Dropout::mask_len)
 /// words.
-pub fn forward<R: Rng + ?Sized>(p: f32, rng: &mut R, x: &[f32], y: &mut [f32], mask: &mut [u32]) {
+pub fn forward<R: Rng + ?Sized>(p: f32, x: &[f32], y: &mut [f32], mask: &mut [u32], rng: &mut R) {
     mask.fill(0);
     if p == 0.0 {
         y.copy_from_slice(x);

@@ -7,7 +7,7 @@ use super::rng::StreamRng;
 /// `w[i] = bound * v` with `v = (((r >> 8) | 1) - 2^23) * 2^-23` for the
 /// `i`-th random word `r`, as [`crate::init::uniform`] (for a finite
 /// `bound >= 0`).
-pub fn uniform<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], bound: f32) {
+pub fn uniform<R: Rng + ?Sized>(w: &mut [f32], bound: f32, rng: &mut R) {
     if w.is_empty() {
         return;
     }
@@ -23,7 +23,7 @@ pub fn uniform<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], bound: f32) {
 
 /// Box-Muller samples from N(0, std^2), as [`crate::init::normal`] (for a
 /// finite `std >= 0`).
-pub fn normal<R: Rng + ?Sized>(rng: &mut R, w: &mut [f32], std: f32) {
+pub fn normal<R: Rng + ?Sized>(w: &mut [f32], std: f32, rng: &mut R) {
     if w.is_empty() {
         return;
     }

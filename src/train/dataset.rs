@@ -27,10 +27,10 @@ impl Dataset {
     /// Fails if `features` is 0, the lengths disagree or a label is not
     /// below `classes`.
     pub fn new(
-        features: usize,
-        classes: usize,
         inputs: Vec<f32>,
         labels: Vec<u32>,
+        features: usize,
+        classes: usize,
     ) -> Result<Self> {
         if features == 0 {
             return Err(Error::InvalidParameter {
@@ -116,7 +116,7 @@ impl Dataset {
         drop(pixels);
         let labels = labels.iter().map(|&y| u32::from(y)).collect();
         // The lengths agree by now: only a label can be wrong.
-        Self::new(features, classes, inputs, labels)
+        Self::new(inputs, labels, features, classes)
             .map_err(|e| format_error(labels_what, std::format!("{e}")))
     }
 
@@ -172,7 +172,7 @@ impl Dataset {
     ///
     /// ```
     /// use microprop::train::Dataset;
-    /// let mut train = Dataset::new(2, 3, vec![0.0; 20], vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0])?;
+    /// let mut train = Dataset::new(vec![0.0; 20], vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 2, 3)?;
     /// let dev = train.split_off(8)?;
     /// assert_eq!((train.len(), dev.len()), (8, 2));
     /// assert_eq!(dev.labels(), [2, 0]);
@@ -235,16 +235,16 @@ fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
 }
 
 /// Shuffles `items` uniformly (Fisher-Yates) with the caller's `rng`.
-pub fn shuffle<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
+pub fn shuffle<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
     for i in (1..items.len()).rev() {
-        items.swap(i, below(rng, i + 1));
+        items.swap(i, below(i + 1, rng));
     }
 }
 
 /// A draw in `0..n` by Lemire's multiply-shift, unbiased enough for
 /// shuffling batches: from a 32-bit word while `n` is at most `2^32` (the
 /// product then fits in 64 bits), from a 64-bit word beyond.
-fn below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> usize {
+fn below<R: Rng + ?Sized>(n: usize, rng: &mut R) -> usize {
     let n = n as u64;
     if n <= 1 << 32 {
         ((u64::from(rng.next_u32()) * n) >> 32) as usize
@@ -299,7 +299,7 @@ mod tests {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
         for n in [1, 2, 3, usize::MAX / 2 + 1, usize::MAX] {
             for _ in 0..64 {
-                assert!(below(&mut rng, n) < n);
+                assert!(below(n, &mut rng) < n);
             }
         }
     }

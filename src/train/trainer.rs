@@ -1,6 +1,7 @@
 //! The trainer: a [`Config`] checked once, and [`Trainer::fit`].
 
 use super::{Dataset, Epoch, History, Observer, Step, TrainError, accuracy, shuffle};
+use crate::init::FanMode;
 use crate::nn::{Init, LayerSpec, Mlp};
 use crate::optim::{
     Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, Sgd,
@@ -153,7 +154,7 @@ impl Config<'_> {
             inputs,
             layers: layers.to_vec(),
             input_dropout: 0.0,
-            init: Init::HeUniform,
+            init: Init::HeUniform(FanMode::In),
             weights: Box::new(AdamW::default()),
             biases: Box::new(AdamW {
                 weight_decay: 0.0,
@@ -366,8 +367,8 @@ impl<'a> Trainer<'a> {
         let mut params = vec![0.0; net.param_len()];
         net.init(
             &mut params,
-            &mut Xoshiro256PlusPlus::seed_from_u64(config.seed),
             config.init,
+            &mut Xoshiro256PlusPlus::seed_from_u64(config.seed),
         )?;
         // The activations hold every layer's outputs: when their length
         // fits, so do the masks' and the passes' per-layer lengths.
@@ -511,7 +512,7 @@ impl<'a> Trainer<'a> {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.config.seed.wrapping_add(epoch));
             order.clear();
             order.extend(0..train);
-            shuffle(&mut rng, &mut order);
+            shuffle(&mut order, &mut rng);
             let batches = train.div_ceil(self.config.batch);
             observer.on_epoch_start(epoch, batches);
             self.buffers.norm_sums.fill(0.0);
@@ -825,7 +826,7 @@ impl Buffers {
         let x = match input_dropout {
             Some(d) => {
                 let mask = &mut self.input_mask[..Dropout::mask_len(n)];
-                d.forward(rng, &self.x[..n], &mut self.dropped[..n], mask)?;
+                d.forward(&self.x[..n], &mut self.dropped[..n], mask, rng)?;
                 &self.dropped[..n]
             }
             None => &self.x[..n],
@@ -883,8 +884,8 @@ impl Buffers {
         loss: Loss,
     ) -> Result<(f32, usize), TrainError> {
         let rows = y.len();
-        let acts = &mut self.acts[..net.activations_len(rows)];
-        let out = net.forward_eval(params, x, rows, acts, &mut self.workspace)?;
+        let buffer = &mut self.acts[..net.infer_len(rows)];
+        let out = net.infer(params, x, rows, buffer, &mut self.workspace)?;
         let grad = &mut self.grad_out[..rows * net.output()];
         let l = loss_and_grad(loss, out, y, &mut self.target, grad)?;
         Ok((l, accuracy(out, y, net.output())?))

@@ -183,7 +183,7 @@ fn optimizers_match_reference() -> bool {
 /// on the right side of 0.5 with a mean squared error below 0.01.
 fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
-    XOR.init(b.xor_params, &mut rng, Init::GlorotUniform)?;
+    XOR.init(b.xor_params, Init::GlorotUniform, &mut rng)?;
     let sgd = Sgd {
         lr: 0.5,
         ..Sgd::default()
@@ -281,11 +281,10 @@ fn xor(b: &mut Buffers, counter: &Counter) -> Result<bool> {
 /// The XOR network's mean squared error and number of correct outputs,
 /// through the inference path.
 fn xor_eval(b: &mut Buffers) -> Result<(f32, usize)> {
-    let mut ping = [0.0f32; XOR.infer_len(4)];
-    let mut pong = [0.0f32; XOR.infer_len(4)];
+    let mut buffer = [0.0f32; XOR.infer_len(4)];
     let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let ws = workspace(b.workspace, XOR.workspace_len(4))?;
-    let out = XOR.infer(b.xor_params, &x, 4, &mut ping, &mut pong, ws)?;
+    let out = XOR.infer(b.xor_params, &x, 4, &mut buffer, ws)?;
     let mut grad = [0.0f32; 4];
     let loss = loss::mse(out, &XOR_T, &mut grad)?;
     let correct = out
@@ -312,7 +311,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
         p[1] = r * libm::sinf(angle);
     }
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(2);
-    SPIRAL.init(b.spiral_params, &mut rng, Init::GlorotUniform)?;
+    SPIRAL.init(b.spiral_params, Init::GlorotUniform, &mut rng)?;
     let adam = Adam {
         lr: 0.02,
         ..Adam::default()
@@ -332,7 +331,7 @@ fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     let mut grad_out = [0.0f32; 2 * BATCH];
     let mut t = 0;
     for epoch in 1..=SPIRAL_EPOCHS {
-        shuffle(&mut rng, &mut order);
+        shuffle(&mut order, &mut rng);
         let (r, instructions) = counter.measure(|| -> Result<()> {
             for chunk in order.chunks_exact(BATCH) {
                 for (k, &i) in chunk.iter().enumerate() {
@@ -393,7 +392,8 @@ fn spiral_eval(b: &mut Buffers) -> Result<(f32, usize)> {
     for (k, x) in b.spiral_x.chunks_exact(2 * BATCH).enumerate() {
         let labels: [u32; BATCH] = core::array::from_fn(|j| spiral_label(k * BATCH + j));
         let ws = workspace(b.workspace, SPIRAL.workspace_len(BATCH))?;
-        let out = SPIRAL.forward_eval(b.spiral_params, x, BATCH, b.spiral_acts, ws)?;
+        let buffer = &mut b.spiral_acts[..SPIRAL.infer_len(BATCH)];
+        let out = SPIRAL.infer(b.spiral_params, x, BATCH, buffer, ws)?;
         total += loss::softmax_cross_entropy(out, &labels, 2, &mut grad)?;
         correct += out
             .chunks_exact(2)
@@ -416,7 +416,7 @@ fn workspace(buffer: &mut [f32], len: usize) -> Result<&mut [f32]> {
 }
 
 /// Fisher-Yates shuffle with the caller's generator.
-fn shuffle(rng: &mut Xoshiro128PlusPlus, items: &mut [u8]) {
+fn shuffle(items: &mut [u8], rng: &mut Xoshiro128PlusPlus) {
     use rand_core::Rng;
     for i in (1..items.len()).rev() {
         let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;

@@ -5,6 +5,7 @@
 use super::lab::{self, Ctx, Page, Result, Run, SEED, table};
 use super::plot::{self, Series};
 use microprop::Activation::{self, Identity, Relu, Tanh};
+use microprop::init::FanMode;
 use microprop::nn::{Init, LayerSpec};
 use microprop::optim::{Adadelta, Adagrad, Sgd};
 use microprop::train::{Config, Dataset, TrainOptimizer, Trainer};
@@ -36,7 +37,7 @@ const NONLINEARITIES: [(Activation, &str, Init, &str); 2] = [
         Init::GlorotUniform,
         "Glorot uniform, gain 5/3",
     ),
-    (Relu, "ReLU", Init::HeUniform, "He uniform"),
+    (Relu, "ReLU", Init::HeUniform(FanMode::In), "He uniform"),
 ];
 
 /// A cell of either table: its row and column, and its paper value.

@@ -51,7 +51,7 @@ pub fn rows(data: &Dataset, range: Range<usize>) -> Result<Dataset> {
     let f = data.features();
     let inputs = data.inputs()[range.start * f..range.end * f].to_vec();
     let labels = data.labels()[range].to_vec();
-    Ok(Dataset::new(f, data.classes(), inputs, labels)?)
+    Ok(Dataset::new(inputs, labels, f, data.classes())?)
 }
 
 /// One epoch's figures in evaluation mode (no dropout).

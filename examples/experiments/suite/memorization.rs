@@ -123,10 +123,10 @@ fn random_labels(data: &Dataset) -> Result<Dataset> {
         .map(|_| ((u64::from(rng.next_u32()) * classes) >> 32) as u32)
         .collect();
     Ok(Dataset::new(
-        data.features(),
-        data.classes(),
         data.inputs().to_vec(),
         labels,
+        data.features(),
+        data.classes(),
     )?)
 }
 

@@ -5,7 +5,7 @@
 use super::lab::{self, Ctx, Page, Result, SEED, pct, rows, table};
 use super::plot::{self, Series};
 use microprop::Activation::{self, Identity, Relu, Sigmoid, Tanh};
-use microprop::init;
+use microprop::init::{self, FanMode};
 use microprop::nn::{Init, LayerSpec};
 use microprop::optim::Sgd;
 use microprop::train::{Config, Trainer};
@@ -38,7 +38,7 @@ const STARTS: [Start; 4] = [
     Start::Uniform,
     Start::Normal,
     Start::Scheme(Init::GlorotUniform, "Glorot uniform"),
-    Start::Scheme(Init::HeNormal, "He normal"),
+    Start::Scheme(Init::HeNormal(FanMode::In), "He normal"),
 ];
 
 /// One network's measurements.
@@ -153,8 +153,8 @@ fn naive(trainer: &mut Trainer, start: Start) -> Result<()> {
     // The weights of every layer come first in the parameters.
     let w = &mut trainer.params_mut()[..weights];
     match start {
-        Start::Uniform => init::uniform(&mut rng, w, 1.0)?,
-        Start::Normal => init::normal(&mut rng, w, 1.0)?,
+        Start::Uniform => init::uniform(w, 1.0, &mut rng)?,
+        Start::Normal => init::normal(w, 1.0, &mut rng)?,
         Start::Scheme(..) => {}
     }
     Ok(())
