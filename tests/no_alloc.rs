@@ -1,7 +1,9 @@
 //! Proves that the core never allocates: a counting global allocator sees
 //! no allocation across `nn`'s init, forward, backward,
 //! step, gradient norms and inference, once the caller's buffers exist and
-//! the SIMD level is chosen.
+//! the SIMD level is chosen. Not with the `parallel` feature, where `nn`'s
+//! products go through `gemm_parallel` and rayon's pool, which allocates.
+#![cfg(not(feature = "parallel"))]
 
 use microprop::init::FanMode;
 use microprop::nn::{Init, LayerSpec, Mlp};
