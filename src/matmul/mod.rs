@@ -249,8 +249,9 @@ impl Path {
 }
 
 /// The product with C row-major, on `path` (chosen with the same `V`), with
-/// the vector type `V` and its tile (`MR x NV` vectors of `NR` columns) and
-/// stack slice `KS` ([`Gemm`]).
+/// the vector type `V` and its tile (`MR x NV` vectors of `NR` columns, and
+/// `HR = MR / 2` rows for a short last strip) and stack slice `KS`
+/// ([`Gemm`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn compute<
