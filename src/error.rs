@@ -142,6 +142,20 @@ pub(crate) fn check_capacity(arg: &'static str, found: usize, needed: usize) -> 
     }
 }
 
+/// Returns [`Error::InvalidParameter`] naming `arg` unless `value` is
+/// finite and `>= 0` (a learning rate, a gain, a bound, a scale).
+pub(crate) const fn check_non_negative(arg: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            arg,
+            value,
+            expected: "finite and >= 0",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

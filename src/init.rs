@@ -48,7 +48,7 @@ use rand_core::Rng;
 
 use crate::activation::Activation;
 use crate::backend::{Bits, Vector, dispatch, store_partial};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative};
 use crate::rng::{Lanes, STREAMS, StreamRng};
 
 /// Which fan a He (Kaiming) initialisation scales by.
@@ -211,13 +211,7 @@ pub fn he_normal<R: Rng + ?Sized>(w: &mut [f32], fan: usize, gain: f32, rng: &mu
 ///
 /// [`Error::InvalidParameter`] when `bound` is negative or not finite.
 pub fn uniform<R: Rng + ?Sized>(w: &mut [f32], bound: f32, rng: &mut R) -> Result<()> {
-    if !(bound.is_finite() && bound >= 0.0) {
-        return Err(Error::InvalidParameter {
-            arg: "bound",
-            value: f64::from(bound),
-            expected: "finite and >= 0",
-        });
-    }
+    check_non_negative("bound", f64::from(bound))?;
     if w.is_empty() {
         return Ok(());
     }
@@ -290,13 +284,7 @@ fn symmetric_unit<V: Vector>(r: V::Bits) -> V {
 ///
 /// [`Error::InvalidParameter`] when `std` is negative or not finite.
 pub fn normal<R: Rng + ?Sized>(w: &mut [f32], std: f32, rng: &mut R) -> Result<()> {
-    if !(std.is_finite() && std >= 0.0) {
-        return Err(Error::InvalidParameter {
-            arg: "std",
-            value: f64::from(std),
-            expected: "finite and >= 0",
-        });
-    }
+    check_non_negative("std", f64::from(std))?;
     if w.is_empty() {
         return Ok(());
     }
@@ -328,15 +316,9 @@ pub fn zeros(w: &mut [f32]) {
 }
 
 fn check_gain(gain: f32) -> Result<f64> {
-    if gain.is_finite() && gain >= 0.0 {
-        Ok(f64::from(gain))
-    } else {
-        Err(Error::InvalidParameter {
-            arg: "gain",
-            value: f64::from(gain),
-            expected: "finite and >= 0",
-        })
-    }
+    let gain = f64::from(gain);
+    check_non_negative("gain", gain)?;
+    Ok(gain)
 }
 
 /// The bound or standard deviation `x` that `gain` scales, rounded to f32;

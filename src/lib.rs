@@ -21,7 +21,14 @@
 //! | [`schedule`] | learning-rate schedules in torch's closed forms |
 //! | [`clip`] | gradient clipping by global norm and by value |
 //! | [`nn`] | a multilayer perceptron laid out in caller buffers |
-//! | [`reference`](mod@reference) | plain scalar oracles for every kernel |
+#![cfg_attr(
+    feature = "reference",
+    doc = "| [`reference`](mod@reference) | plain scalar oracles for every kernel (feature `reference`) |"
+)]
+#![cfg_attr(
+    not(feature = "reference"),
+    doc = "| `reference` | plain scalar oracles for every kernel (feature `reference`) |"
+)]
 //!
 //! ## Example
 //!
@@ -147,6 +154,9 @@
 //!   `thumbv7em-none-eabihf`.
 //! - `parallel`: `matmul::gemm_parallel`, which splits a product over
 //!   rayon's threads; [`nn`]'s passes and the trainer's `threads` use it.
+//! - `reference`: `reference`, plain scalar oracles of every kernel for
+//!   tests, benches and fuzzing. They assume valid arguments and may panic,
+//!   so they are not part of the no-panic promise above.
 //!
 //! ## Reproducibility
 //!
@@ -158,6 +168,16 @@
 //!
 //! Rust 1.89.
 #![no_std]
+// The no-panic promise, kept by the compiler outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;
@@ -172,6 +192,7 @@ pub mod loss;
 pub mod matmul;
 pub mod nn;
 pub mod optim;
+#[cfg(any(test, feature = "reference"))]
 pub mod reference;
 pub mod rng;
 pub mod schedule;

@@ -24,21 +24,13 @@
 //! # Ok::<(), microprop::Error>(())
 //! ```
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative};
 
 fn invalid(arg: &'static str, value: f64, expected: &'static str) -> Error {
     Error::InvalidParameter {
         arg,
         value,
         expected,
-    }
-}
-
-fn non_negative(arg: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(arg, value, "finite and >= 0"))
     }
 }
 
@@ -74,8 +66,8 @@ fn decayed(base_lr: f64, gamma: f64, k: u64) -> Result<f64> {
 /// `base_lr` or `gamma` negative or not finite, `step_size == 0`, or a rate
 /// that overflows f64.
 pub fn step(base_lr: f64, gamma: f64, step_size: u64, t: u64) -> Result<f64> {
-    non_negative("base_lr", base_lr)?;
-    non_negative("gamma", gamma)?;
+    check_non_negative("base_lr", base_lr)?;
+    check_non_negative("gamma", gamma)?;
     positive_steps("step_size", step_size)?;
     decayed(base_lr, gamma, t / step_size)
 }
@@ -89,8 +81,8 @@ pub fn step(base_lr: f64, gamma: f64, step_size: u64, t: u64) -> Result<f64> {
 /// `base_lr` or `gamma` negative or not finite, or a rate that overflows
 /// f64.
 pub fn multi_step(base_lr: f64, gamma: f64, milestones: &[u64], t: u64) -> Result<f64> {
-    non_negative("base_lr", base_lr)?;
-    non_negative("gamma", gamma)?;
+    check_non_negative("base_lr", base_lr)?;
+    check_non_negative("gamma", gamma)?;
     let passed = milestones.iter().filter(|&&m| m <= t).count();
     decayed(base_lr, gamma, passed as u64)
 }
@@ -102,8 +94,8 @@ pub fn multi_step(base_lr: f64, gamma: f64, milestones: &[u64], t: u64) -> Resul
 /// `base_lr` or `gamma` negative or not finite, or a rate that overflows
 /// f64.
 pub fn exponential(base_lr: f64, gamma: f64, t: u64) -> Result<f64> {
-    non_negative("base_lr", base_lr)?;
-    non_negative("gamma", gamma)?;
+    check_non_negative("base_lr", base_lr)?;
+    check_non_negative("gamma", gamma)?;
     decayed(base_lr, gamma, t)
 }
 
@@ -117,8 +109,8 @@ pub fn exponential(base_lr: f64, gamma: f64, t: u64) -> Result<f64> {
 ///
 /// `base_lr` or `min_lr` negative or not finite, or `total == 0`.
 pub fn cosine(base_lr: f64, min_lr: f64, total: u64, t: u64) -> Result<f64> {
-    non_negative("base_lr", base_lr)?;
-    non_negative("min_lr", min_lr)?;
+    check_non_negative("base_lr", base_lr)?;
+    check_non_negative("min_lr", min_lr)?;
     positive_steps("total", total)?;
     if t >= total {
         return Ok(min_lr);
@@ -135,8 +127,8 @@ pub fn cosine(base_lr: f64, min_lr: f64, total: u64, t: u64) -> Result<f64> {
 ///
 /// `base_lr` or `decay` negative or not finite.
 pub fn inverse_time(base_lr: f64, decay: f64, t: u64) -> Result<f64> {
-    non_negative("base_lr", base_lr)?;
-    non_negative("decay", decay)?;
+    check_non_negative("base_lr", base_lr)?;
+    check_non_negative("decay", decay)?;
     Ok(base_lr * (1.0 / (1.0 + decay * t as f64)))
 }
 
@@ -149,7 +141,7 @@ pub fn inverse_time(base_lr: f64, decay: f64, t: u64) -> Result<f64> {
 /// `base_lr` negative or not finite, `start_factor` outside `(0, 1]`, or
 /// `steps == 0`.
 pub fn linear_warmup(base_lr: f64, start_factor: f64, steps: u64, t: u64) -> Result<f64> {
-    non_negative("base_lr", base_lr)?;
+    check_non_negative("base_lr", base_lr)?;
     check_start_factor(start_factor)?;
     positive_steps("steps", steps)?;
     let done = t.min(steps) as f64 / steps as f64;
@@ -211,7 +203,7 @@ impl Schedule<'_> {
     /// As the function the variant names.
     pub fn lr(&self, base_lr: f64, t: u64) -> Result<f64> {
         match *self {
-            Schedule::Constant => non_negative("base_lr", base_lr).map(|()| base_lr),
+            Schedule::Constant => check_non_negative("base_lr", base_lr).map(|()| base_lr),
             Schedule::Step { step_size, gamma } => step(base_lr, gamma, step_size, t),
             Schedule::MultiStep { milestones, gamma } => multi_step(base_lr, gamma, milestones, t),
             Schedule::Exponential { gamma } => exponential(base_lr, gamma, t),
@@ -328,13 +320,13 @@ impl ReduceOnPlateau {
     /// `lr`, `threshold`, `min_lr` or `eps` negative or not finite, or
     /// `factor` outside `[0, 1)`.
     pub fn new(config: Plateau, lr: f64) -> Result<Self> {
-        non_negative("lr", lr)?;
+        check_non_negative("lr", lr)?;
         if !(0.0..1.0).contains(&config.factor) {
             return Err(invalid("factor", config.factor, "in [0, 1)"));
         }
-        non_negative("threshold", config.threshold)?;
-        non_negative("min_lr", config.min_lr)?;
-        non_negative("eps", config.eps)?;
+        check_non_negative("threshold", config.threshold)?;
+        check_non_negative("min_lr", config.min_lr)?;
+        check_non_negative("eps", config.eps)?;
         let best = match config.mode {
             PlateauMode::Min => f64::INFINITY,
             PlateauMode::Max => f64::NEG_INFINITY,

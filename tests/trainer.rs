@@ -175,6 +175,24 @@ fn config_errors_name_the_field() {
         .0,
         "threads"
     );
+    // Buffer lengths that overflow `usize` name the argument.
+    let (field, reason) = config_error(Config {
+        batch: usize::MAX / 2,
+        ..config()
+    });
+    assert_eq!(field, "batch");
+    assert!(reason.contains("overflow"), "{reason}");
+    #[cfg(feature = "parallel")]
+    {
+        let wide = [LayerSpec::new(256, Activation::Relu), LAYERS[2]];
+        let (field, reason) = config_error(Config {
+            threads: usize::MAX,
+            batch: 256,
+            ..Config::new(256, &wide)
+        });
+        assert_eq!(field, "threads");
+        assert!(reason.contains("overflow"), "{reason}");
+    }
     // The data must fit the network.
     let mut t = Trainer::new(config()).unwrap();
     let wrong = Dataset::new(vec![0.0; 90], vec![0; 10], FEATURES + 1, CLASSES).unwrap();
@@ -478,7 +496,7 @@ with safe_open(sys.argv[1], "numpy") as f:
         String::from_utf8_lossy(&out.stderr)
     );
     let out = String::from_utf8(out.stdout).unwrap();
-    let net = t.net();
+    let net = t.net().unwrap();
     let (w0, b2) = (
         net.layer(t.params(), 0).unwrap().0[0],
         net.layer(t.params(), 2).unwrap().1[0],
@@ -667,6 +685,13 @@ fn monitoring_rules_on_constructed_histories() {
             ..
         }]
     ));
+    // Windows longer than any history, up to `usize::MAX`, warn of nothing.
+    let longest = Rules {
+        rising_epochs: usize::MAX,
+        overfit_epochs: usize::MAX,
+        ..rules
+    };
+    assert_eq!(longest.check(&two), []);
     // Exploding: more than twice the lowest.
     let exploding = history(vec![
         epoch(1, 0.5, 0.9, 0.9, ok),

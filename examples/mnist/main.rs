@@ -53,7 +53,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         args.dev,
         test.len(),
         sizes.join("-"),
-        trainer.net().param_len(),
+        trainer.net()?.param_len(),
         trainer.config().weights,
         simd_backend(),
         args.threads,

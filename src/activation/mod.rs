@@ -58,7 +58,7 @@ pub use softmax::{log_softmax, softmax};
 use crate::backend::{
     Vector, dispatch, inlined, lane0, load_partial, map, map_in_place, store_partial,
 };
-use crate::error::{Error, Result, check_len};
+use crate::error::{Error, Result, check_len, check_non_negative};
 
 /// An element-wise activation function, with its hyperparameter if any.
 ///
@@ -128,13 +128,7 @@ impl Activation {
                 value: slope as f64,
                 expected: "finite",
             }),
-            Activation::Elu(alpha) if !(alpha.is_finite() && alpha >= 0.0) => {
-                Err(Error::InvalidParameter {
-                    arg: "Elu alpha",
-                    value: alpha as f64,
-                    expected: "finite and >= 0",
-                })
-            }
+            Activation::Elu(alpha) => check_non_negative("Elu alpha", alpha as f64),
             _ => Ok(()),
         }
     }
@@ -151,9 +145,15 @@ impl Activation {
     pub fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
         self.validate()?;
         check_len("y", y.len(), x.len())?;
+        self.forward_validated(x, y);
+        Ok(())
+    }
+
+    /// [`forward`](Self::forward) of an activation whose hyperparameter was
+    /// validated up front, into a `y` as long as `x`.
+    pub(crate) fn forward_validated(&self, x: &[f32], y: &mut [f32]) {
         let act = *self;
         dispatch!(V => forward_kernel::<V>(act, x, y));
-        Ok(())
     }
 
     /// `x[i] = f(x[i])`, each element read and written once.
@@ -165,9 +165,16 @@ impl Activation {
     /// Identical results to [`forward`](Self::forward).
     pub fn forward_in_place(&self, x: &mut [f32]) -> Result<()> {
         self.validate()?;
+        self.forward_in_place_validated(x);
+        Ok(())
+    }
+
+    /// [`forward_in_place`](Self::forward_in_place) of an activation whose
+    /// hyperparameter was validated up front: nothing is left to fail (an
+    /// epilogue called once per block skips the check).
+    pub(crate) fn forward_in_place_validated(&self, x: &mut [f32]) {
         let act = *self;
         dispatch!(V => forward_in_place_kernel::<V>(act, x));
-        Ok(())
     }
 
     /// `f(x)` for one value, with exactly the arithmetic of
@@ -233,10 +240,17 @@ impl Activation {
         self.validate()?;
         check_len("y", y.len(), x.len())?;
         check_len("grad", grad.len(), x.len())?;
+        self.backward_in_place_validated(x, y, grad);
+        Ok(())
+    }
+
+    /// [`backward_in_place`](Self::backward_in_place) of an activation whose
+    /// hyperparameter was validated up front, with `y` and `grad` as long
+    /// as `x`.
+    pub(crate) fn backward_in_place_validated(&self, x: &[f32], y: &[f32], grad: &mut [f32]) {
         let act = *self;
         let mut out = Out::InPlace(grad);
         dispatch!(V => backward_kernel::<V>(act, x, y, &mut out));
-        Ok(())
     }
 }
 

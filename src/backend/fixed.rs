@@ -5,12 +5,9 @@
 /// Evaluates `$body` with `$V` bound to [`F32s`](super::F32s), the only
 /// vector type here.
 macro_rules! dispatch {
-    ($V:ident => $body:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::backend::Vector as _;
-        type $V = $crate::backend::F32s;
-        $body
-    }};
+    ($V:ident => $body:expr) => {
+        $crate::backend::with_vector!($V = $crate::backend::F32s => $body)
+    };
 }
 
 pub(crate) use dispatch;

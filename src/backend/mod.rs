@@ -43,6 +43,19 @@
 //! arithmetic whatever its position, and no element is processed twice (which
 //! matters for in-place updates).
 
+/// Evaluates `$body` with `$V` bound to the vector type `$T` and the
+/// [`Vector`] methods in scope: one arm of [`dispatch!`].
+macro_rules! with_vector {
+    ($V:ident = $T:ty => $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::backend::Vector as _;
+        type $V = $T;
+        $body
+    }};
+}
+
+pub(crate) use with_vector;
+
 #[cfg(not(all(
     target_arch = "x86_64",
     feature = "std",

@@ -46,27 +46,14 @@ macro_rules! dispatch {
         match $crate::backend::x86::level() {
             $crate::backend::x86::Level::Avx512(level) => level.run(
                 #[inline(always)]
-                || {
-                    #[allow(unused_imports)]
-                    use $crate::backend::Vector as _;
-                    type $V = $crate::backend::x86::F32x16;
-                    $body
-                },
+                || $crate::backend::with_vector!($V = $crate::backend::x86::F32x16 => $body),
             ),
             $crate::backend::x86::Level::Avx2(level) => level.run(
                 #[inline(always)]
-                || {
-                    #[allow(unused_imports)]
-                    use $crate::backend::Vector as _;
-                    type $V = $crate::backend::x86::F32x8;
-                    $body
-                },
+                || $crate::backend::with_vector!($V = $crate::backend::x86::F32x8 => $body),
             ),
             $crate::backend::x86::Level::Baseline => {
-                #[allow(unused_imports)]
-                use $crate::backend::Vector as _;
-                type $V = $crate::backend::F32s;
-                $body
+                $crate::backend::with_vector!($V = $crate::backend::F32s => $body)
             }
         }
     };

@@ -2,7 +2,7 @@
 //! micro-kernel and writes each finished tile to C.
 
 use super::blocking::{packed_lens, slice_len};
-use super::kernel::{Tile, kernel};
+use super::kernel::{Tile, kernel, kernel_rows};
 use super::pack::{pack_a, pack_b};
 use super::view::{MatMut, MatRef};
 use crate::backend::{Gemm, Vector};
@@ -73,10 +73,17 @@ pub(crate) fn store_tile<V: Vector, const MR: usize, const NV: usize, const NR: 
 
 /// `C = alpha * A * B + beta * C` on the packed path, for non-empty shapes
 /// with C row-major (`c.cs == 1`) and a workspace of at least
-/// `packed_lens` floats.
+/// `packed_lens` floats. A last strip of at most `HR = MR / 2` rows (2 of a
+/// batch of 100 with 14-row tiles) runs a tile of `HR` rows.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_packed<V: Gemm, const MR: usize, const NV: usize, const NR: usize>(
+pub(crate) fn gemm_packed<
+    V: Gemm,
+    const MR: usize,
+    const HR: usize,
+    const NV: usize,
+    const NR: usize,
+>(
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -108,15 +115,14 @@ pub(crate) fn gemm_packed<V: Gemm, const MR: usize, const NV: usize, const NR: u
                     let mr = MR.min(mc - ir);
                     for (jr, b_panel) in (0..nc).step_by(NR).zip(b_ws.chunks_exact(kc)) {
                         let nr = NR.min(nc - jr);
-                        let acc = kernel::<V, MR, NV, NR>(a_panel, b_panel);
-                        store_tile::<V, MR, NV, NR>(
-                            &acc,
-                            alpha,
-                            beta,
-                            c,
-                            (ic + ir, jc + jr),
-                            (mr, nr),
-                        );
+                        let at = (ic + ir, jc + jr);
+                        if mr <= HR {
+                            let acc = kernel_rows::<V, MR, HR, NV, NR>(a_panel, b_panel);
+                            store_tile::<V, HR, NV, NR>(&acc, alpha, beta, c, at, (mr, nr));
+                        } else {
+                            let acc = kernel::<V, MR, NV, NR>(a_panel, b_panel);
+                            store_tile::<V, MR, NV, NR>(&acc, alpha, beta, c, at, (mr, nr));
+                        }
                     }
                     // The `mr x nc` strip of C is finished and still in
                     // cache: whole rows when `n <= NC`.

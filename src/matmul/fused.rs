@@ -25,25 +25,20 @@ impl Epilogue for BiasActivation<'_, '_> {
             let row = c.row_segment(i, j0, cols);
             row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
         }
-        // The activation was validated up front and the blocks of C and
-        // `out` have the same length, so it cannot fail.
+        // The activation was validated up front, and the blocks of C and
+        // `out` have the same length.
         let act = self.activation;
         let whole_rows = cols == c.cols;
         match self.out.as_mut() {
             None => match c.rows_mut(i0, rows).filter(|_| whole_rows) {
-                Some(block) => {
-                    let _ = act.forward_in_place(block);
-                }
-                None => (i0..i0 + rows).for_each(|i| {
-                    let _ = act.forward_in_place(c.row_segment(i, j0, cols));
-                }),
+                Some(block) => act.forward_in_place_validated(block),
+                None => (i0..i0 + rows)
+                    .for_each(|i| act.forward_in_place_validated(c.row_segment(i, j0, cols))),
             },
             Some(out) => match (c.rows_mut(i0, rows), out.rows_mut(i0, rows)) {
-                (Some(z), Some(y)) if whole_rows => {
-                    let _ = act.forward(z, y);
-                }
+                (Some(z), Some(y)) if whole_rows => act.forward_validated(z, y),
                 _ => (i0..i0 + rows).for_each(|i| {
-                    let _ = act.forward(c.row_segment(i, j0, cols), out.row_segment(i, j0, cols));
+                    act.forward_validated(c.row_segment(i, j0, cols), out.row_segment(i, j0, cols))
                 }),
             },
         }

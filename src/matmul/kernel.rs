@@ -59,6 +59,33 @@ pub(crate) fn kernel<V: Vector, const MR: usize, const NV: usize, const NR: usiz
     acc
 }
 
+/// [`kernel`] for the first `R <= MR` rows of the panel of A only: the
+/// last strip of a product whose rows are not a multiple of `MR`.
+#[inline(always)]
+pub(crate) fn kernel_rows<
+    V: Vector,
+    const MR: usize,
+    const R: usize,
+    const NV: usize,
+    const NR: usize,
+>(
+    a: &[[f32; MR]],
+    b: &[[f32; NR]],
+) -> Tile<V, R, NV> {
+    const { assert!(R <= MR) };
+    let mut acc = [[V::ZERO; NV]; R];
+    let (mut a, mut b) = (a, b);
+    while let (Some((ap, a_rest)), Some((bp, b_rest))) = (a.split_first(), b.split_first()) {
+        rank1(
+            &mut acc,
+            &core::array::from_fn(|i| ap[i]),
+            &load_row::<V, NV>(bp),
+        );
+        (a, b) = (a_rest, b_rest);
+    }
+    acc
+}
+
 /// The product of a packed `MR x kc` panel of A and `kc` rows of B read in
 /// place: row `p` is the first `NR` floats of the `p`-th `rs`-long chunk of
 /// `b`.

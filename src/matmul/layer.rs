@@ -346,8 +346,8 @@ impl Dense {
         dx: Option<&mut [f32]>,
         workspace: &mut [f32],
     ) {
-        // Validated, with the lengths checked: it cannot fail.
-        let _ = self.activation.backward_in_place(z, y, grad);
+        // Validated, with the lengths checked by `backward`.
+        self.activation.backward_in_place_validated(z, y, grad);
         let dz = MatRef::whole(grad, batch, self.units);
         let dw = MatMut::whole(dw, self.units, self.inputs);
         product(dz.t(), MatRef::whole(x, batch, self.inputs), dw, workspace);

@@ -104,13 +104,14 @@ use crate::backend::Gemm;
 use crate::error::{Error, Result, check_capacity};
 use driver::{Epilogue, Plain, gemm_packed};
 
-/// Calls `compute::<V, MR, NV, NR, KS>(args)` with the tile and stack slice
-/// of the vector type `V`.
+/// Calls `compute::<V, MR, HR, NV, NR, KS>(args)` with the tile and stack
+/// slice of the vector type `V`.
 macro_rules! compute_with {
     ($V:ident, $($arg:expr),* $(,)?) => {
         $crate::matmul::compute::<
             $V,
             { <$V as $crate::backend::Gemm>::MR },
+            { <$V as $crate::backend::Gemm>::MR / 2 },
             { <$V as $crate::backend::Gemm>::NV },
             { <$V as $crate::backend::Gemm>::NR },
             { <$V as $crate::backend::Gemm>::KS },
@@ -251,11 +252,19 @@ impl Path {
 }
 
 /// The product with C row-major, on `path` (chosen with the same `V`), with
-/// the vector type `V` and its tile (`MR x NV` vectors of `NR` columns) and
-/// stack slice `KS` ([`Gemm`]).
+/// the vector type `V` and its tile (`MR x NV` vectors of `NR` columns, and
+/// `HR = MR / 2` rows for a short last strip) and stack slice `KS`
+/// ([`Gemm`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn compute<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS: usize>(
+fn compute<
+    V: Gemm,
+    const MR: usize,
+    const HR: usize,
+    const NV: usize,
+    const NR: usize,
+    const KS: usize,
+>(
     alpha: f32,
     a: MatRef,
     b: MatRef,
@@ -265,7 +274,7 @@ fn compute<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS:
     epi: &mut dyn Epilogue,
     path: Path,
 ) {
-    const { assert!(NR == NV * V::LANES && MR == V::MR && NR == V::NR && KS == V::KS) };
+    const { assert!(NR == NV * V::LANES && MR == V::MR && HR == MR / 2 && NR == V::NR && KS == V::KS) };
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
@@ -288,7 +297,7 @@ fn compute<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS:
                 small::gemm_small::<V, MR, NV, NR, KS>(alpha, a, b, beta, &mut c, epi);
             }
             Path::Packed => {
-                gemm_packed::<V, MR, NV, NR>(alpha, a, b, beta, &mut c, workspace, epi);
+                gemm_packed::<V, MR, HR, NV, NR>(alpha, a, b, beta, &mut c, workspace, epi);
             }
         }
     }
@@ -307,10 +316,11 @@ mod tests {
 
     #[test]
     fn every_path_matches_the_reference_at_every_tile_edge() {
-        sweep::<F32s, { F32s::MR }, { F32s::NV }, { F32s::NR }, { F32s::KS }>();
+        sweep::<F32s, { F32s::MR }, { F32s::MR / 2 }, { F32s::NV }, { F32s::NR }, { F32s::KS }>();
         crate::backend::dispatch!(V => sweep::<
             V,
             { <V as Gemm>::MR },
+            { <V as Gemm>::MR / 2 },
             { <V as Gemm>::NV },
             { <V as Gemm>::NR },
             { <V as Gemm>::KS },
@@ -318,7 +328,14 @@ mod tests {
     }
 
     #[inline(always)]
-    fn sweep<V: Gemm, const MR: usize, const NV: usize, const NR: usize, const KS: usize>() {
+    fn sweep<
+        V: Gemm,
+        const MR: usize,
+        const HR: usize,
+        const NV: usize,
+        const NR: usize,
+        const KS: usize,
+    >() {
         let mut seed = 1u32;
         let mut next = core::convert::identity(
             #[inline(always)]
@@ -376,7 +393,7 @@ mod tests {
                                 ("small", _) => small::gemm_small::<V, MR, NV, NR, KS>(
                                     1.0, av, bv, 0.0, &mut c, &mut Plain,
                                 ),
-                                _ => driver::gemm_packed::<V, MR, NV, NR>(
+                                _ => driver::gemm_packed::<V, MR, HR, NV, NR>(
                                     1.0, av, bv, 0.0, &mut c, &mut ws, &mut Plain,
                                 ),
                             }

@@ -146,6 +146,10 @@ pub fn backward(act: Activation, x: &[f32], grad_out: &[f32], grad_in: &mut [f32
 }
 
 /// Row-wise softmax of `x` (rows of `cols` elements) in f64.
+///
+/// # Panics
+///
+/// If `cols` is 0.
 pub fn softmax(x: &[f32], cols: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
         let m = xr
@@ -159,6 +163,10 @@ pub fn softmax(x: &[f32], cols: usize, y: &mut [f32]) {
 }
 
 /// Row-wise log-softmax of `x` (rows of `cols` elements) in f64.
+///
+/// # Panics
+///
+/// If `cols` is 0.
 pub fn log_softmax(x: &[f32], cols: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
         let m = xr

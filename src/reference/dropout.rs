@@ -18,6 +18,12 @@ fn scale(p: f32) -> f32 {
 /// Inverted dropout of `x` into `y` with drop probability `p`, writing the
 /// mask (bit `i % 32` of word `i / 32` is element `i`, 1 = kept). Lengths
 /// must match as [`crate::Dropout::forward`] requires.
+///
+/// # Panics
+///
+/// Unless `p` is 1: if `y` is shorter than `x` (or longer, for `p` = 0),
+/// or `mask` has fewer than [`Dropout::mask_len`](crate::Dropout::mask_len)
+/// words.
 pub fn forward<R: Rng + ?Sized>(p: f32, x: &[f32], y: &mut [f32], mask: &mut [u32], rng: &mut R) {
     mask.fill(0);
     if p == 0.0 {
@@ -57,12 +63,17 @@ pub fn forward<R: Rng + ?Sized>(p: f32, x: &[f32], y: &mut [f32], mask: &mut [u3
 
 /// `grad_in = grad_out * m / (1 - p)` with the mask of [`forward`]; the mask
 /// is not read for `p` = 0 (identity) or 1 (`grad_out * 0`).
+///
+/// # Panics
+///
+/// For `p` in (0, 1), if `mask` has fewer than
+/// [`Dropout::mask_len`](crate::Dropout::mask_len) words for the shorter
+/// of `grad_out` and `grad_in`.
 pub fn backward(p: f32, mask: &[u32], grad_out: &[f32], grad_in: &mut [f32]) {
     for (i, (gi, go)) in grad_in.iter_mut().zip(grad_out).enumerate() {
-        let kept = mask[i / 32] >> (i % 32) & 1 == 1;
         *gi = if p == 0.0 {
             *go
-        } else if p == 1.0 || !kept {
+        } else if p == 1.0 || mask[i / 32] >> (i % 32) & 1 == 0 {
             go * 0.0
         } else {
             go * scale(p)

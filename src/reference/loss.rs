@@ -33,6 +33,11 @@ pub fn bce_with_logits(logits: &[f32], target: &[f32], grad: &mut [f32]) -> f64 
 
 /// Softmax cross-entropy with class labels (PyTorch's definition, mean
 /// reduction) and its gradient, in f64. Labels must be `< classes`.
+///
+/// # Panics
+///
+/// If `classes` is 0 or a label of a row that `logits` and `grad` both hold
+/// is `classes` or more.
 pub fn softmax_cross_entropy(
     logits: &[f32],
     labels: &[u32],

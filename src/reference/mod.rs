@@ -2,10 +2,12 @@
 //! rather than fast.
 //!
 //! They are the oracles that the tests, the fuzz targets and the benches
-//! compare the SIMD kernels with, and they are compiled in every build so a
-//! user can check a result on their own target. They follow the same argument
+//! compare the SIMD kernels with, behind the `reference` feature so a user
+//! can check a result on their own target. They follow the same argument
 //! conventions as the kernels but assume valid arguments: check lengths with
-//! the kernels' own functions first.
+//! the kernels' own functions first. They are test oracles, not part of the
+//! crate's promise that no public function panics: the `# Panics` section of
+//! each says on which arguments it does.
 //!
 //! ```
 //! use microprop::{Activation, reference};

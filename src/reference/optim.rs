@@ -40,6 +40,11 @@ fn bias_correction(beta: f64, t: u64) -> f64 {
 }
 
 /// [`Sgd`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn sgd(cfg: &Sgd, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     for i in 0..params.len() {
         let mut g = signed(cfg.maximize, grads[i]);
@@ -68,6 +73,12 @@ pub fn sgd(cfg: &Sgd, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f3
 }
 
 /// [`Adagrad`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`,
+/// or, with overflow checks on, if `t` is 0.
 pub fn adagrad(cfg: &Adagrad, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let clr = cfg.lr / (1.0 + (t - 1) as f64 * cfg.lr_decay);
     for i in 0..params.len() {
@@ -87,6 +98,11 @@ pub fn adagrad(cfg: &Adagrad, t: u64, params: &mut [f32], grads: &[f32], state: 
 }
 
 /// [`Adadelta`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn adadelta(cfg: &Adadelta, _t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let n = params.len();
     let (v, u) = state.split_at_mut(n);
@@ -118,6 +134,11 @@ fn decayed(p: &mut f32, g: f32, maximize: bool, lr: f64, wd: f64, decoupled: boo
 }
 
 /// [`Adam`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn adam(cfg: &Adam, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let n = params.len();
     let (m, rest) = state.split_at_mut(n);
@@ -148,11 +169,21 @@ pub fn adam(cfg: &Adam, t: u64, params: &mut [f32], grads: &[f32], state: &mut [
 }
 
 /// [`AdamW`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn adamw(cfg: &AdamW, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     adam(&cfg.as_adam(), t, params, grads, state);
 }
 
 /// [`Adamax`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn adamax(cfg: &Adamax, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let n = params.len();
     let (m, u) = state.split_at_mut(n);
@@ -174,6 +205,11 @@ pub fn adamax(cfg: &Adamax, t: u64, params: &mut [f32], grads: &[f32], state: &m
 }
 
 /// [`NAdam`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn nadam(cfg: &NAdam, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let n = params.len();
     let (m, rest) = state.split_at_mut(n);
@@ -206,6 +242,11 @@ pub fn nadam(cfg: &NAdam, t: u64, params: &mut [f32], grads: &[f32], state: &mut
 }
 
 /// [`RAdam`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn radam(cfg: &RAdam, t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let n = params.len();
     let (m, v) = state.split_at_mut(n);
@@ -240,6 +281,11 @@ pub fn radam(cfg: &RAdam, t: u64, params: &mut [f32], grads: &[f32], state: &mut
 }
 
 /// [`RmsProp`] step.
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn rmsprop(cfg: &RmsProp, _t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let n = params.len();
     let (v, mut rest) = state.split_at_mut(n);
@@ -275,6 +321,11 @@ pub fn rmsprop(cfg: &RmsProp, _t: u64, params: &mut [f32], grads: &[f32], state:
 }
 
 /// [`Lion`] step (optax's formulas, no fused operations).
+///
+/// # Panics
+///
+/// If `grads` is shorter than `params`, or `state` shorter than
+/// [`Optimizer::state_len`](crate::Optimizer::state_len) of `params.len()`.
 pub fn lion(cfg: &Lion, _t: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) {
     let (b1, b2) = cfg.betas;
     for i in 0..params.len() {

@@ -237,9 +237,19 @@ fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
 /// Shuffles `items` uniformly (Fisher-Yates) with the caller's `rng`.
 pub fn shuffle<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
     for i in (1..items.len()).rev() {
-        // Lemire's multiply-shift: unbiased enough for shuffling batches.
-        let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;
-        items.swap(i, j);
+        items.swap(i, below(i + 1, rng));
+    }
+}
+
+/// A draw in `0..n` by Lemire's multiply-shift, unbiased enough for
+/// shuffling batches: from a 32-bit word while `n` is at most `2^32` (the
+/// product then fits in 64 bits), from a 64-bit word beyond.
+fn below<R: Rng + ?Sized>(n: usize, rng: &mut R) -> usize {
+    let n = n as u64;
+    if n <= 1 << 32 {
+        ((u64::from(rng.next_u32()) * n) >> 32) as usize
+    } else {
+        ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as usize
     }
 }
 
@@ -277,4 +287,20 @@ pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> Result<usize>
         })
         .count();
     Ok(correct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::below;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn draws_stay_below_bounds_past_32_bits() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+        for n in [1, 2, 3, usize::MAX / 2 + 1, usize::MAX] {
+            for _ in 0..64 {
+                assert!(below(n, &mut rng) < n);
+            }
+        }
+    }
 }

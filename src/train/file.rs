@@ -65,7 +65,8 @@ pub(crate) fn read_bounded(
 /// `.<name>.<pid>.<n>.tmp`, is created only if it does not exist yet.
 ///
 /// Fails with [`DataError::Io`] naming the file that could not be created,
-/// written, synced or renamed; the temporary file is removed then.
+/// written, synced or renamed; the temporary file is removed then (if
+/// that fails too, the error names it as left behind, and why).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let what = path.display().to_string();
     let (tmp, mut file) = create_temporary(path)?;
@@ -76,8 +77,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         .map_err(io_error(&tmp_what));
     drop(file);
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path).map_err(io_error(&what))) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+        return Err(match fs::remove_file(&tmp) {
+            Ok(()) => e,
+            Err(left) => io_error(&std::format!("{tmp_what} (left behind after {e})"))(left),
+        });
     }
     sync_parent(path).map_err(io_error(&what))
 }

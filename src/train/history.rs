@@ -1,7 +1,6 @@
 //! What a training run measured, epoch by epoch.
 
-use std::fmt::Write;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 /// The measurements of one epoch.
@@ -131,11 +130,8 @@ impl History {
         let mut out = header.join(",");
         out.push('\n');
         for e in &self.epochs {
-            let mut sep = "";
-            for v in e.row() {
-                let _ = write!(out, "{sep}{v}");
-                sep = ",";
-            }
+            let row: Vec<String> = e.row().map(|v| v.to_string()).collect();
+            out.push_str(&row.join(","));
             out.push('\n');
         }
         out

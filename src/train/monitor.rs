@@ -194,7 +194,7 @@ impl Rules {
             });
         }
         // The last `n` transitions between epochs, if there are that many.
-        let window = |n: usize| epochs.get(epochs.len().checked_sub(n + 1)?..);
+        let window = |n: usize| epochs.get(epochs.len().checked_sub(n.checked_add(1)?)?..);
         let rising = self.rising_epochs;
         if let Some(w) = window(rising).filter(|_| rising > 0)
             && w.windows(2).all(|p| p[1].train_loss > p[0].train_loss)

@@ -33,6 +33,9 @@ fn bytes<T: Copy, const N: usize>(values: &[T], to_le: fn(T) -> [u8; N]) -> Vec<
     values.iter().flat_map(|&v| to_le(v)).collect()
 }
 
+/// One tensor of a checkpoint: name, dtype, shape, little-endian data.
+type Tensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
 impl Trainer<'_> {
     /// The metadata of a checkpoint, as (key, value) pairs.
     fn metadata(&self) -> Vec<(&'static str, String)> {
@@ -63,13 +66,13 @@ impl Trainer<'_> {
         m
     }
 
-    /// The tensors of a checkpoint: name, dtype, shape, little-endian data.
-    fn tensors(&self) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
-        let net = self.net();
+    /// The tensors of a checkpoint.
+    fn tensors(&self) -> Result<Vec<Tensor>, TrainError> {
+        let net = self.net()?;
         let f32s = |v: &[f32]| bytes(v, f32::to_le_bytes);
         let mut out = Vec::new();
         for l in 0..net.layers().len() {
-            let (w, b) = net.layer(&self.params, l).expect("a layer of the network");
+            let (w, b) = net.layer(&self.params, l)?;
             let units = b.len();
             let name = |part| std::format!("layers.{l}.{part}");
             out.push((
@@ -80,7 +83,7 @@ impl Trainer<'_> {
             ));
             out.push((name("bias"), Dtype::F32, std::vec![units], f32s(b)));
         }
-        let (sw, sb) = self.split_state();
+        let (sw, sb) = self.split_state()?;
         out.push((
             "optimizer.weights".into(),
             Dtype::F32,
@@ -109,13 +112,13 @@ impl Trainer<'_> {
                 f32s(&self.best),
             ));
         }
-        out
+        Ok(out)
     }
 
     /// The lengths of the weights' and the biases' optimizer state.
-    fn split_state(&self) -> (usize, usize) {
-        let [sa, sb, sbias] = state_lens(&self.net(), &*self.config.weights, &*self.config.biases);
-        (sa + sb, sbias)
+    fn split_state(&self) -> crate::Result<(usize, usize)> {
+        let [sa, sb, sbias] = state_lens(&self.net()?, &*self.config.weights, &*self.config.biases);
+        Ok((sa + sb, sbias))
     }
 
     /// The checkpoint as the bytes of a safetensors file.
@@ -125,7 +128,7 @@ impl Trainer<'_> {
     /// [`TrainError::Data`] if the safetensors encoder fails (it does not
     /// for the tensors a trainer holds).
     pub fn to_safetensors(&self) -> Result<Vec<u8>, TrainError> {
-        let tensors = self.tensors();
+        let tensors = self.tensors()?;
         let views = tensors.iter().map(|(name, dtype, shape, data)| {
             let view = TensorView::new(*dtype, shape.clone(), data).map_err(|e| e.to_string())?;
             Ok((name.as_str(), view))
@@ -176,7 +179,7 @@ impl Trainer<'_> {
     /// field differs. The trainer is unchanged then.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<(), TrainError> {
         let path = path.as_ref();
-        let data: u64 = self.tensors().iter().map(|t| t.3.len() as u64).sum();
+        let data: u64 = self.tensors()?.iter().map(|t| t.3.len() as u64).sum();
         // The history may have grown up to the configured epochs.
         let columns = Epoch::columns(self.config.layers.len()) as u64;
         let history = (8 * columns).saturating_mul(self.config.epochs.max(self.epoch));
@@ -197,7 +200,7 @@ impl Trainer<'_> {
     /// Checks the checkpoint `bytes` read from `path` against this
     /// trainer, and only then restores it.
     fn restore(&mut self, path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-        let expected = self.tensors();
+        let expected = self.tensors()?;
         let columns = Epoch::columns(self.config.layers.len()) as u64;
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| invalid(path, std::format!("not a valid safetensors file: {e}")))?;
@@ -349,7 +352,7 @@ impl Trainer<'_> {
                 .map(|b| f32::from_le_bytes(*b))
                 .collect()
         };
-        let net = self.net();
+        let net = self.net()?;
         let mut params = std::vec![0.0; net.param_len()];
         let mut state = Vec::with_capacity(self.state.len());
         for (l, pair) in loaded.chunks(2).take(layers).enumerate() {
@@ -369,7 +372,7 @@ impl Trainer<'_> {
         self.history.epochs = epochs;
         self.history.best_epoch = best_epoch;
         self.history.stopped_early = meta("stopped_early").as_deref() == Some("true");
-        self.replay_plateau();
+        self.replay_plateau()?;
         Ok(())
     }
 }

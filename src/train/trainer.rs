@@ -370,35 +370,42 @@ impl<'a> Trainer<'a> {
             config.init,
             &mut Xoshiro256PlusPlus::seed_from_u64(config.seed),
         )?;
+        // The activations hold every layer's outputs: when their length
+        // fits, so do the masks' and the passes' per-layer lengths.
+        let acts = batch_len(batch, net.activations_len(1), "activations")?;
+        let inputs = batch_len(batch, config.inputs, "inputs")?;
+        let classes = batch_len(batch, net.output(), "outputs")?;
         // The largest any batch size up to `batch` needs, per thread.
-        let workspace = (1..=batch).map(|n| net.workspace_len(n)).max();
+        let per_thread = (1..=batch).map(|n| net.workspace_len(n)).max();
+        let per_thread = per_thread.unwrap_or(0);
+        let threads = config.threads;
+        let workspace = per_thread.checked_mul(threads).ok_or_else(|| {
+            TrainError::config(
+                "threads",
+                std::format!(
+                    "is {threads}: {threads} x {per_thread} workspace floats overflow usize"
+                ),
+            )
+        })?;
         let units: usize = config.layers.iter().map(|l| l.units).sum();
-        let classes = net.output();
         let buffers = Buffers {
             grads: vec![0.0; net.param_len()],
-            acts: vec![0.0; net.activations_len(batch)],
+            acts: vec![0.0; acts],
             masks: vec![0; net.mask_len(batch)],
-            workspace: vec![0.0; workspace.unwrap_or(0) * config.threads],
-            x: vec![0.0; batch * config.inputs],
+            workspace: vec![0.0; workspace],
+            x: vec![0.0; inputs],
             dropped: vec![
                 0.0;
                 if config.input_dropout > 0.0 {
-                    batch * config.inputs
+                    inputs
                 } else {
                     0
                 }
             ],
-            input_mask: vec![0; Dropout::mask_len(batch * config.inputs)],
+            input_mask: vec![0; Dropout::mask_len(inputs)],
             labels: vec![0; batch],
-            grad_out: vec![0.0; batch * classes],
-            target: vec![
-                0.0;
-                if config.loss == Loss::Mse {
-                    batch * classes
-                } else {
-                    0
-                }
-            ],
+            grad_out: vec![0.0; classes],
+            target: vec![0.0; if config.loss == Loss::Mse { classes } else { 0 }],
             norms: vec![0.0; config.layers.len()],
             norm_sums: vec![0.0; config.layers.len()],
             fired: vec![false; units],
@@ -430,8 +437,13 @@ impl<'a> Trainer<'a> {
     }
 
     /// The network.
-    pub fn net(&self) -> Mlp<'_> {
-        Mlp::new(self.config.inputs, &self.config.layers).expect("checked by Trainer::new")
+    ///
+    /// # Errors
+    ///
+    /// None in practice: [`Trainer::new`] checked the layers, and they
+    /// cannot change since. The check is repeated rather than assumed.
+    pub fn net(&self) -> crate::Result<Mlp<'_>> {
+        Mlp::new(self.config.inputs, &self.config.layers)
     }
 
     /// The configuration.
@@ -550,7 +562,7 @@ impl<'a> Trainer<'a> {
                     seconds: start.elapsed().as_secs_f64(),
                 },
                 batches,
-            );
+            )?;
             if let Some(path) = &self.config.checkpoint {
                 self.save(path)?;
             }
@@ -580,7 +592,7 @@ impl<'a> Trainer<'a> {
 
     /// Checks that `data` has the network's inputs and outputs.
     fn check_shape(&self, data: &Dataset) -> Result<(), TrainError> {
-        let net = self.net();
+        let net = self.net()?;
         if data.features() != net.input() {
             return Err(TrainError::config(
                 "inputs",
@@ -688,13 +700,13 @@ impl<'a> Trainer<'a> {
     /// Completes `e` with the per-layer figures of the epoch's `steps`
     /// steps, records it, and applies the plateau schedule and early
     /// stopping.
-    fn end_epoch(&mut self, mut e: Epoch, steps: usize) {
-        let net = self.net();
+    fn end_epoch(&mut self, mut e: Epoch, steps: usize) -> Result<(), TrainError> {
+        let net = self.net()?;
         let b = &self.buffers;
         let mut first_unit = 0;
         for (l, spec) in self.config.layers.iter().enumerate() {
             let l2 = b.norm_sums[l] / steps as f64;
-            let (w, bias) = net.layer(&self.params, l).expect("a layer of the network");
+            let (w, bias) = net.layer(&self.params, l)?;
             e.grad_l2.push(l2);
             e.grad_rms.push(l2 / ((w.len() + bias.len()) as f64).sqrt());
             let fired = &b.fired[first_unit..first_unit + spec.units];
@@ -710,22 +722,23 @@ impl<'a> Trainer<'a> {
         } else {
             e.train_loss
         };
-        self.history.epochs.push(e);
         if let Some((pw, pb)) = &mut self.plateau {
             pw.step(metric);
             pb.step(metric);
         }
-        self.early_stopping();
+        self.early_stopping(&e);
+        self.history.epochs.push(e);
+        Ok(())
     }
 
     /// Tracks the best epoch and stops after `patience` epochs without
-    /// improvement, restoring the best epoch's parameters.
-    fn early_stopping(&mut self) {
+    /// improvement, restoring the best epoch's parameters; `now` is the
+    /// epoch just completed, about to be recorded.
+    fn early_stopping(&mut self, now: &Epoch) {
         let Some(rule) = self.config.early_stopping else {
             return;
         };
         let h = &mut self.history;
-        let now = h.epochs.last().expect("an epoch was just recorded");
         let best = h
             .best_epoch
             .map_or(f64::INFINITY, |b| h.epochs[b as usize - 1].dev_loss);
@@ -778,10 +791,10 @@ impl<'a> Trainer<'a> {
     }
 
     /// Restores the plateau schedulers by replaying the recorded epochs.
-    pub(crate) fn replay_plateau(&mut self) {
+    pub(crate) fn replay_plateau(&mut self) -> crate::Result<()> {
         if let LrSchedule::OnPlateau(p) = self.config.schedule {
-            let fresh = |lr| ReduceOnPlateau::new(p, lr).expect("checked by Trainer::new");
-            let (mut pw, mut pb) = (fresh(self.base_lr.0), fresh(self.base_lr.1));
+            let fresh = |lr| ReduceOnPlateau::new(p, lr);
+            let (mut pw, mut pb) = (fresh(self.base_lr.0)?, fresh(self.base_lr.1)?);
             for e in &self.history.epochs {
                 let metric = if self.config.dev > 0 {
                     e.dev_loss
@@ -793,6 +806,7 @@ impl<'a> Trainer<'a> {
             }
             self.plateau = Some((pw, pb));
         }
+        Ok(())
     }
 }
 
@@ -876,6 +890,17 @@ impl Buffers {
         let l = loss_and_grad(loss, out, y, &mut self.target, grad)?;
         Ok((l, accuracy(out, y, net.output())?))
     }
+}
+
+/// `batch * per_sample`, the length of the buffer of `what` for a batch, or
+/// an error naming `batch` if it overflows `usize`.
+fn batch_len(batch: usize, per_sample: usize, what: &str) -> Result<usize, TrainError> {
+    batch.checked_mul(per_sample).ok_or_else(|| {
+        TrainError::config(
+            "batch",
+            std::format!("is {batch}: {batch} x {per_sample} {what} overflow usize"),
+        )
+    })
 }
 
 /// The lengths of the optimizer state of the first half of the weights, of

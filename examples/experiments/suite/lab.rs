@@ -173,7 +173,7 @@ pub fn grad_rms(net: &Mlp, params: &[f32], data: &Dataset) -> Result<Vec<f64>> {
 
 /// The L2 norm of all the weights (not the biases) of `trainer`'s network.
 pub fn weight_norm(trainer: &Trainer) -> Result<f64> {
-    let net = trainer.net();
+    let net = trainer.net()?;
     let mut sum = 0.0;
     for l in 0..net.layers().len() {
         let (w, _) = net.layer(trainer.params(), l)?;

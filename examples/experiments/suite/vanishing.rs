@@ -89,11 +89,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             };
             let mut trainer = Trainer::new(config)?;
             naive(&mut trainer, start)?;
-            let at_init = lab::grad_rms(&trainer.net(), trainer.params(), &probe)?;
+            let at_init = lab::grad_rms(&trainer.net()?, trainer.params(), &probe)?;
             let run = lab::fit(&mut trainer, &train, None, &test)?;
             let after = match run.diverged {
                 Some(_) => None,
-                None => Some(lab::grad_rms(&trainer.net(), trainer.params(), &probe)?),
+                None => Some(lab::grad_rms(&trainer.net()?, trainer.params(), &probe)?),
             };
             println!("{act_name} {}: {:.1} s", start.name(), run.seconds);
             results.push(Row {
@@ -145,7 +145,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 /// Replaces the weights of a naive start, drawn from `SEED`.
 fn naive(trainer: &mut Trainer, start: Start) -> Result<()> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
-    let net = trainer.net();
+    let net = trainer.net()?;
     let layers = net.layers().len();
     let weights: usize = (0..layers)
         .map(|l| net.layer(trainer.params(), l).map(|(w, _)| w.len()))
