@@ -301,6 +301,7 @@ fn spiral_label(i: usize) -> u32 {
 }
 
 /// Trains the spiral classifier; returns whether it reached 100%.
+#[inline(always)]
 fn spiral(b: &mut Buffers, counter: &Counter) -> Result<bool> {
     // Two arms of one and a half turns each, the second rotated by pi.
     for (i, p) in b.spiral_x.chunks_exact_mut(2).enumerate() {
