@@ -575,3 +575,206 @@ fn parallel_equals_single_threaded() {
         }
     }
 }
+
+/// `Dense`'s passes give the bits of the separate calls they stand for:
+/// `gemm_bias_activation` (or gemm with the bias, then the activation) for
+/// the forward pass, `Activation::backward` and two gemm products for the
+/// backward pass, and row-order column sums for the bias gradient, on the
+/// tiny, small and packed paths.
+#[test]
+fn dense_layer_passes_equal_gemm_and_the_activation() {
+    use microprop::Activation;
+    use microprop::matmul::Dense;
+    let mut rng = TestRng(8);
+    for (batch, inputs, units) in [
+        (0, 3, 4),
+        (1, 2, 4),
+        (4, 4, 1),
+        (3, 5, 7),
+        (8, 16, 2),
+        (8, 16, 16),
+        (100, 30, 10),
+        (64, 300, 200),
+    ] {
+        for activation in [
+            Activation::Identity,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+        ] {
+            let layer = Dense {
+                inputs,
+                units,
+                activation,
+            };
+            let what = format!("{batch}x{inputs}->{units} {activation:?}");
+            let w = rng.vec(units * inputs, -1.0, 1.0);
+            let b = rng.vec(units, -1.0, 1.0);
+            let x = rng.vec(batch * inputs, -1.0, 1.0);
+            let n = batch * units;
+            let mut ws = vec![f32::NAN; layer.workspace_len(batch)];
+            let (xv, wv) = (
+                MatRef::new(&x, batch, inputs).unwrap(),
+                MatRef::new(&w, units, inputs).unwrap(),
+            );
+
+            // Forward, with and without the pre-activation.
+            let (mut z, mut y, mut y_only) =
+                (vec![f32::NAN; n], vec![f32::NAN; n], vec![f32::NAN; n]);
+            layer
+                .forward(&w, &b, &x, batch, Some(&mut z), &mut y, &mut ws)
+                .unwrap();
+            layer
+                .forward(&w, &b, &x, batch, None, &mut y_only, &mut ws)
+                .unwrap();
+            let mut gws = vec![f32::NAN; matmul::gemm_workspace_len(batch, units, inputs)];
+            let (mut want_z, mut want_y) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            let c = MatMut::new(&mut want_z, batch, units).unwrap();
+            matmul::gemm_bias_activation(xv, wv.t(), &b, Activation::Identity, c, &mut gws)
+                .unwrap();
+            activation.forward(&want_z, &mut want_y).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&z), bits(&want_z), "z of {what}");
+            assert_eq!(bits(&y), bits(&want_y), "y of {what}");
+            assert_eq!(bits(&y_only), bits(&want_y), "y without z of {what}");
+
+            // Backward, with and without the input gradient.
+            let g = rng.vec(n, -1.0, 1.0);
+            let (mut grad, mut dw, mut db, mut dx) = (
+                g.clone(),
+                vec![f32::NAN; units * inputs],
+                vec![f32::NAN; units],
+                vec![f32::NAN; batch * inputs],
+            );
+            layer
+                .backward(
+                    &w,
+                    &x,
+                    &z,
+                    &y,
+                    batch,
+                    &mut grad,
+                    &mut dw,
+                    &mut db,
+                    Some(&mut dx),
+                    &mut ws,
+                )
+                .unwrap();
+            let mut dz = vec![f32::NAN; n];
+            activation.backward(&want_z, &want_y, &g, &mut dz).unwrap();
+            let dzv = MatRef::new(&dz, batch, units).unwrap();
+            let (mut want_dw, mut want_dx) = (
+                vec![f32::NAN; units * inputs],
+                vec![f32::NAN; batch * inputs],
+            );
+            let mut gws = vec![f32::NAN; matmul::gemm_workspace_len(units, inputs, batch)];
+            let c = MatMut::new(&mut want_dw, units, inputs).unwrap();
+            matmul::gemm(1.0, dzv.t(), xv, 0.0, c, &mut gws).unwrap();
+            let mut gws = vec![f32::NAN; matmul::gemm_workspace_len(batch, inputs, units)];
+            let c = MatMut::new(&mut want_dx, batch, inputs).unwrap();
+            matmul::gemm(1.0, dzv, wv, 0.0, c, &mut gws).unwrap();
+            let want_db: Vec<f32> = (0..units)
+                .map(|j| (0..batch).fold(0.0f32, |s, i| s + dz[i * units + j]))
+                .collect();
+            assert_eq!(bits(&grad), bits(&dz), "dz of {what}");
+            assert_eq!(bits(&dw), bits(&want_dw), "dw of {what}");
+            assert_eq!(bits(&db), bits(&want_db), "db of {what}");
+            assert_eq!(bits(&dx), bits(&want_dx), "dx of {what}");
+            let (mut grad, mut dw2, mut db2) = (
+                g.clone(),
+                vec![f32::NAN; units * inputs],
+                vec![f32::NAN; units],
+            );
+            layer
+                .backward(
+                    &w, &x, &z, &y, batch, &mut grad, &mut dw2, &mut db2, None, &mut ws,
+                )
+                .unwrap();
+            assert_eq!(bits(&dw2), bits(&want_dw), "dw without dx of {what}");
+            assert_eq!(bits(&db2), bits(&want_db), "db without dx of {what}");
+        }
+    }
+}
+
+/// Every argument of `Dense`'s passes with a wrong length is named in the
+/// error, as is a bad activation and a short workspace.
+#[test]
+fn dense_layer_argument_errors() {
+    use microprop::Activation;
+    use microprop::matmul::Dense;
+    let (batch, inputs, units) = (64, 300, 200);
+    let layer = Dense {
+        inputs,
+        units,
+        activation: Activation::Relu,
+    };
+    let len = layer.workspace_len(batch);
+    assert!(len > 0, "this layer should take the packed path");
+    let (w, b, x) = (
+        vec![0.5; units * inputs],
+        vec![0.0; units],
+        vec![1.0; batch * inputs],
+    );
+    let n = batch * units;
+    let arg = |e: Error| match e {
+        Error::LengthMismatch { arg, .. } | Error::BufferTooSmall { arg, .. } => arg,
+        other => panic!("unexpected {other:?}"),
+    };
+    let forward = |w: &[f32], b: &[f32], x: &[f32], z: usize, y: usize, ws: usize| {
+        let (mut z, mut y, mut ws) = (vec![0.0; z], vec![0.0; y], vec![0.0; ws]);
+        layer.forward(w, b, x, batch, Some(&mut z), &mut y, &mut ws)
+    };
+    assert!(forward(&w, &b, &x, n, n, len).is_ok());
+    assert_eq!(arg(forward(&w[1..], &b, &x, n, n, len).unwrap_err()), "w");
+    assert_eq!(arg(forward(&w, &b[1..], &x, n, n, len).unwrap_err()), "b");
+    assert_eq!(arg(forward(&w, &b, &x[1..], n, n, len).unwrap_err()), "x");
+    assert_eq!(arg(forward(&w, &b, &x, n + 1, n, len).unwrap_err()), "z");
+    assert_eq!(arg(forward(&w, &b, &x, n, n - 1, len).unwrap_err()), "y");
+    assert_eq!(
+        arg(forward(&w, &b, &x, n, n, len - 1).unwrap_err()),
+        "workspace"
+    );
+    let bad = Dense {
+        activation: Activation::LeakyRelu(f32::NAN),
+        ..layer
+    };
+    let (mut y, mut ws) = (vec![0.0; n], vec![0.0; len]);
+    assert!(matches!(
+        bad.forward(&w, &b, &x, batch, None, &mut y, &mut ws),
+        Err(Error::InvalidParameter { .. })
+    ));
+
+    let (z, y) = (vec![0.0; n], vec![0.0; n]);
+    let lens = [n, units * inputs, units, batch * inputs, len];
+    let backward = |l: [usize; 5], z: &[f32]| {
+        let (mut grad, mut dw, mut db, mut dx, mut ws) = (
+            vec![0.0; l[0]],
+            vec![0.0; l[1]],
+            vec![0.0; l[2]],
+            vec![0.0; l[3]],
+            vec![0.0; l[4]],
+        );
+        layer.backward(
+            &w,
+            &x,
+            z,
+            &y,
+            batch,
+            &mut grad,
+            &mut dw,
+            &mut db,
+            Some(&mut dx),
+            &mut ws,
+        )
+    };
+    assert!(backward(lens, &z).is_ok());
+    assert_eq!(arg(backward(lens, &z[1..]).unwrap_err()), "z");
+    for (i, name) in ["grad", "dw", "db", "dx", "workspace"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut l = lens;
+        l[i] -= 1;
+        assert_eq!(arg(backward(l, &z).unwrap_err()), name);
+    }
+}

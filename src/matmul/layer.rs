@@ -98,7 +98,7 @@ impl Dense {
     ///
     /// As [`gemm_bias_activation`](super::gemm_bias_activation).
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[inline]
     pub fn forward(
         &self,
         w: &[f32],
@@ -189,7 +189,7 @@ impl Dense {
     /// products as [`gemm`](super::gemm); `db` sums `batch` terms with one
     /// rounding each.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[inline]
     pub fn backward(
         &self,
         w: &[f32],
