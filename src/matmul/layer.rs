@@ -8,6 +8,7 @@
 //! compile time the checks fold away and the loops unroll; the other paths
 //! stay out of line.
 
+use super::driver::{Epilogue, Plain};
 use super::fused::BiasActivation;
 use super::view::{MatMut, MatRef};
 use super::{gemm_workspace_len, small};
@@ -319,14 +320,7 @@ impl Dense {
             activation: self.activation,
             out,
         };
-        #[cfg(not(feature = "parallel"))]
-        super::run(1.0, a, wt, 0.0, c, workspace, &mut epi);
-        #[cfg(feature = "parallel")]
-        {
-            let mut c = c;
-            super::parallel::run_parallel(1.0, a, wt, 0.0, c.rb_mut(), workspace);
-            super::driver::Epilogue::apply(&mut epi, &mut c, (0, 0), (batch, self.units));
-        }
+        product(a, wt, c, workspace, &mut epi);
     }
 
     /// [`Dense::backward_checked`] on gemm's other paths (with the
@@ -350,21 +344,21 @@ impl Dense {
         self.activation.backward_in_place_validated(z, y, grad);
         let dz = MatRef::whole(grad, batch, self.units);
         let dw = MatMut::whole(dw, self.units, self.inputs);
-        product(dz.t(), MatRef::whole(x, batch, self.inputs), dw, workspace);
+        product(dz.t(), MatRef::whole(x, batch, self.inputs), dw, workspace, &mut Plain);
         if let Some(dx) = dx {
             let dx = MatMut::whole(dx, batch, self.inputs);
-            product(dz, MatRef::whole(w, self.units, self.inputs), dx, workspace);
+            product(dz, MatRef::whole(w, self.units, self.inputs), dx, workspace, &mut Plain);
         }
     }
 }
 
-/// `C = A * B` as [`gemm`](super::gemm) computes it, or `gemm_parallel`
-/// with the `parallel` feature.
-fn product(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32]) {
+/// `C = A * B` then `epi`, as [`gemm`](super::gemm) computes it, or
+/// `gemm_parallel` with the `parallel` feature.
+fn product(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], epi: &mut dyn Epilogue) {
     #[cfg(not(feature = "parallel"))]
-    super::run(1.0, a, b, 0.0, c, workspace, &mut super::driver::Plain);
+    super::run(1.0, a, b, 0.0, c, workspace, epi);
     #[cfg(feature = "parallel")]
-    super::parallel::run_parallel(1.0, a, b, 0.0, c, workspace);
+    super::parallel::run_parallel(1.0, a, b, 0.0, c, workspace, epi);
 }
 
 /// `db` = the column sums of the rows of `dz` (`db.len()` columns), each

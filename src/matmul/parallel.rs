@@ -6,7 +6,7 @@
 //! independent single-threaded product, so the results are bit-identical to
 //! [`gemm`](super::gemm)'s.
 
-use super::driver::Plain;
+use super::driver::{Epilogue, Plain};
 use super::view::{MatMut, MatRef};
 use super::{Path, check_shapes, compute_with, gemm_workspace_len};
 use crate::backend::Gemm;
@@ -45,11 +45,14 @@ pub fn gemm_parallel(
     check_shapes(&a, &b, &c)?;
     let per = gemm_workspace_len(a.rows, b.cols, a.cols);
     check_capacity("workspace", workspace.len(), per)?;
-    run_parallel(alpha, a, b, beta, c, workspace);
+    run_parallel(alpha, a, b, beta, c, workspace, &mut Plain);
     Ok(())
 }
 
-/// [`gemm_parallel`] on checked arguments.
+/// [`gemm_parallel`] on checked arguments, then `epi` over row-major C (as
+/// [`gemm`](super::gemm) makes it): block by block when the product runs
+/// on the calling thread alone, else over the whole of C once the threads
+/// are done (an element-wise epilogue gives the same bits either way).
 pub(super) fn run_parallel(
     alpha: f32,
     a: MatRef,
@@ -57,6 +60,7 @@ pub(super) fn run_parallel(
     beta: f32,
     c: MatMut,
     workspace: &mut [f32],
+    epi: &mut dyn Epilogue,
 ) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let per = gemm_workspace_len(m, n, k);
@@ -68,7 +72,10 @@ pub(super) fn run_parallel(
     if m.saturating_mul(n).saturating_mul(k) < MIN_PARALLEL {
         parts = 1;
     }
-    let (a, b, c) = if c.cs == 1 {
+    if parts == 1 {
+        return super::run(alpha, a, b, beta, c, workspace, epi);
+    }
+    let (a, b, mut c) = if c.cs == 1 {
         (a, b, c)
     } else {
         (b.t(), a.t(), c.t())
@@ -83,7 +90,9 @@ pub(super) fn run_parallel(
         mr,
         path,
     };
-    job.bands(a, b, c, workspace, parts);
+    let whole = (c.rows, c.cols);
+    job.bands(a, b, c.rb_mut(), workspace, parts);
+    epi.apply(&mut c, (0, 0), whole);
 }
 
 /// What every band shares.
