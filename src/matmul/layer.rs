@@ -344,10 +344,22 @@ impl Dense {
         self.activation.backward_in_place_validated(z, y, grad);
         let dz = MatRef::whole(grad, batch, self.units);
         let dw = MatMut::whole(dw, self.units, self.inputs);
-        product(dz.t(), MatRef::whole(x, batch, self.inputs), dw, workspace, &mut Plain);
+        product(
+            dz.t(),
+            MatRef::whole(x, batch, self.inputs),
+            dw,
+            workspace,
+            &mut Plain,
+        );
         if let Some(dx) = dx {
             let dx = MatMut::whole(dx, batch, self.inputs);
-            product(dz, MatRef::whole(w, self.units, self.inputs), dx, workspace, &mut Plain);
+            product(
+                dz,
+                MatRef::whole(w, self.units, self.inputs),
+                dx,
+                workspace,
+                &mut Plain,
+            );
         }
     }
 }
