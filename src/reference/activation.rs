@@ -3,6 +3,18 @@
 //!
 //! [`value`] and [`derivative`] are accurate to a few f64 ulp, far below one
 //! f32 ulp, so the tests use them as the exact answer.
+//!
+//! ```
+//! use microprop::{Activation, reference};
+//! let x = [-2.0f32, -0.25, 0.0, 0.5, 3.0];
+//! let mut y = [0.0f32; 5];
+//! Activation::Tanh.forward(&x, &mut y)?;
+//! for (&x, &y) in x.iter().zip(&y) {
+//!     let exact = reference::activation::value(Activation::Tanh, f64::from(x));
+//!     assert!((f64::from(y) - exact).abs() <= 4.0 * f64::from(f32::EPSILON) * exact.abs());
+//! }
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use crate::Activation;
 use core::f64::consts::{FRAC_1_SQRT_2, PI};

@@ -1,4 +1,19 @@
 //! Scalar reference of [`crate::Dropout`], one element at a time.
+//!
+//! ```
+//! use microprop::{Dropout, reference};
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rand_xoshiro::rand_core::SeedableRng;
+//! let x: Vec<f32> = (0..100).map(|i| i as f32).collect();
+//! let (mut y, mut mask) = (vec![0.0; 100], vec![0; Dropout::mask_len(100)]);
+//! let (mut y_ref, mut mask_ref) = (y.clone(), mask.clone());
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+//! Dropout::new(0.3)?.forward(&x, &mut y, &mut mask, &mut rng)?;
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+//! reference::dropout::forward(0.3, &x, &mut y_ref, &mut mask_ref, &mut rng);
+//! assert_eq!((y, mask), (y_ref, mask_ref));
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use rand_core::Rng;
 

@@ -1,4 +1,15 @@
 //! Scalar references of the samplers of [`crate::init`].
+//!
+//! ```
+//! use microprop::{init, reference};
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rand_xoshiro::rand_core::SeedableRng;
+//! let (mut w, mut w_ref) = ([0.0f32; 50], [0.0f32; 50]);
+//! init::uniform(&mut w, 0.1, &mut Xoshiro256PlusPlus::seed_from_u64(2))?;
+//! reference::init::uniform(&mut w_ref, 0.1, &mut Xoshiro256PlusPlus::seed_from_u64(2));
+//! assert_eq!(w, w_ref);
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use rand_core::Rng;
 

@@ -1,4 +1,15 @@
 //! Scalar oracles for the losses, accumulated in f64.
+//!
+//! ```
+//! use microprop::{loss, reference};
+//! let (pred, target) = ([0.5f32, -1.0, 2.0], [0.0f32, -1.5, 2.5]);
+//! let (mut grad, mut grad_ref) = ([0.0f32; 3], [0.0f32; 3]);
+//! let value = loss::mse(&pred, &target, &mut grad)?;
+//! let exact = reference::loss::mse(&pred, &target, &mut grad_ref);
+//! assert!((f64::from(value) - exact).abs() <= 1e-6 * exact);
+//! assert_eq!(grad, grad_ref);
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 /// The mean of `(pred - target)^2` and its gradient, in f64.
 pub fn mse(pred: &[f32], target: &[f32], grad: &mut [f32]) -> f64 {

@@ -1,4 +1,15 @@
 //! Naive matrix multiply with `f64` accumulation.
+//!
+//! ```
+//! use microprop::{MatMut, MatRef, matmul, reference};
+//! let (a, b) = ([1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [0.5f32, -1.0, 2.0, 0.25, 1.0, -2.0]);
+//! let (mut c, mut c_ref) = ([0.0f32; 4], [0.0f32; 4]);
+//! let (av, bv) = (MatRef::new(&a, 2, 3)?, MatRef::new(&b, 3, 2)?);
+//! matmul::gemm(1.0, av, bv, 0.0, MatMut::new(&mut c, 2, 2)?, &mut [])?;
+//! reference::matmul::gemm(1.0, av, bv, 0.0, MatMut::new(&mut c_ref, 2, 2)?);
+//! assert_eq!(c, c_ref); // small integers and halves: exact either way
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use crate::matmul::{MatMut, MatRef};
 

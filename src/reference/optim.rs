@@ -6,6 +6,21 @@
 //! layout, but assumes valid hyperparameters and lengths (check them with
 //! `step` first; these functions may panic otherwise). They do the same
 //! rounding steps as the fused kernels and must agree with them bit for bit.
+//!
+//! ```
+//! use microprop::{Adam, Optimizer, reference};
+//! let opt = Adam { lr: 0.01, ..Adam::default() };
+//! let grads = [0.5f32, -1.0, 2.0];
+//! let (mut p, mut p_ref) = ([1.0f32, 2.0, 3.0], [1.0f32, 2.0, 3.0]);
+//! let mut state = vec![0.0; opt.state_len(3)];
+//! let mut state_ref = state.clone();
+//! for t in 1..=3 {
+//!     opt.step(t, &mut p, &grads, &mut state)?;
+//!     reference::optim::adam(&opt, t, &mut p_ref, &grads, &mut state_ref);
+//! }
+//! assert_eq!((p, state), (p_ref, state_ref));
+//! # Ok::<(), microprop::Error>(())
+//! ```
 
 use crate::optim::{Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, RAdam, RmsProp, Sgd};
 use libm::{fmaf, sqrtf};

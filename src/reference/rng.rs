@@ -1,6 +1,15 @@
 //! Scalar reference of [`crate::rng::StreamRng`]: sixteen xoshiro128++
 //! generators stepped one after the other, written from the published
 //! algorithm.
+//!
+//! ```
+//! use microprop::{reference, rng};
+//! use rand_xoshiro::Xoshiro256PlusPlus;
+//! use rand_xoshiro::rand_core::SeedableRng;
+//! let mut fast = rng::StreamRng::from_rng(&mut Xoshiro256PlusPlus::seed_from_u64(3));
+//! let mut plain = reference::rng::StreamRng::from_rng(&mut Xoshiro256PlusPlus::seed_from_u64(3));
+//! assert_eq!(fast.next_block(), plain.next_block());
+//! ```
 
 use rand_core::Rng;
 
