@@ -273,7 +273,8 @@ fn broadcast_tile<
 }
 
 /// Stores the tile of [`broadcast_tile`] whose first `skip` columns are
-/// stored already.
+/// stored already: those lanes are blended back from C (where the previous
+/// panel and its epilogue left them), so every store is a whole vector.
 #[inline(always)]
 fn store_shifted<V: Vector, const R: usize, const NV: usize, const NR: usize, const PLAIN: bool>(
     s: Scale,
@@ -281,15 +282,20 @@ fn store_shifted<V: Vector, const R: usize, const NV: usize, const NR: usize, co
     c: &mut MatMut,
     (i0, j0, skip): (usize, usize, usize),
 ) {
+    let mut stored = [V::ZERO; NV];
+    for (v, mask) in stored.iter_mut().enumerate() {
+        let mut column = V::ZERO.to_array();
+        for (l, x) in column.as_mut().iter_mut().enumerate() {
+            *x = (v * V::LANES + l) as f32;
+        }
+        *mask = V::new(column).simd_lt(V::splat(skip as f32));
+    }
     for (r, acc_row) in acc.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, NR);
-        for (v, (dst, &x)) in row.chunks_exact_mut(V::LANES).zip(acc_row).enumerate() {
-            let y = s.vector::<V, PLAIN>(x, crate::backend::inlined!(|| V::load(dst)));
-            for (l, (d, &y)) in dst.iter_mut().zip(y.to_array().as_ref()).enumerate() {
-                if v * V::LANES + l >= skip {
-                    *d = y;
-                }
-            }
+        for ((dst, &x), &mask) in row.chunks_exact_mut(V::LANES).zip(acc_row).zip(&stored) {
+            let old = V::load(dst);
+            let y = s.vector::<V, PLAIN>(x, crate::backend::inlined!(|| old));
+            mask.select(old, y).store(dst);
         }
     }
 }
