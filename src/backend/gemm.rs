@@ -40,7 +40,7 @@ pub(crate) const NR: usize = NV * LANES;
 pub(crate) const KC: usize = if !SIMD {
     64
 } else if NR > 16 {
-    192
+    384
 } else {
     512
 };

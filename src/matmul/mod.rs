@@ -41,7 +41,7 @@
 //! C are visited along rows (which the hardware prefetchers follow); the
 //! `MC = 144`-row packed block of A (288 KiB) stays in L2, and `NC = 2048`
 //! bounds the packed block of B (4 MiB, in L3). With AVX-512
-//! `KC = 192` (a 14 x 32 tile's B panel is twice as wide). Tiles
+//! `KC = 384` (a 14 x 32 tile's B panel is twice as wide). Tiles
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
 //!
