@@ -419,10 +419,14 @@ fn dot_tile<V: Vector, const R: usize>(
             }
         }
     }
-    for (r, acc_row) in acc.iter().enumerate() {
+    // Every accumulator is summed before any is stored: selecting them by
+    // the run-time `skip` made the compiler keep them in memory, stored at
+    // every step of the loop above.
+    let sums = acc.map(|acc_row| acc_row.map(V::reduce_add));
+    for (r, sum_row) in sums.iter().enumerate() {
         let row = c.row_segment(i0 + r, j0, DC);
-        for (dst, x) in row.iter_mut().zip(acc_row).skip(skip) {
-            s.scalar(x.reduce_add(), dst);
+        for (dst, &x) in row.iter_mut().zip(sum_row).skip(skip) {
+            s.scalar(x, dst);
         }
     }
 }
