@@ -8,10 +8,11 @@
 //! row-major:
 //!
 //! - **Broadcast** (rows of B contiguous: `A * B` and `A^T * B`, the square
-//!   products, `dX = dY * W` and `dW = dY^T * X`): the `MR x NR` register
-//!   tile of the packed path, with each element of A broadcast from the view
-//!   and each row of B loaded from the view. C is swept in `NR`-column
-//!   panels (the `k x NR` panel of B stays in L1) and `MR`-row strips.
+//!   products, `dX = dY * W` and `dW = dY^T * X`): the packed path's
+//!   register tile, `NR` columns by `MR` rows but at most 8, with each
+//!   element of A broadcast from the view and each row of B loaded from the
+//!   view. C is swept in `NR`-column panels (the `k x NR` panel of B stays
+//!   in L1) and strips of the tile's rows.
 //! - **Dot** (rows of A and columns of B contiguous: `A * B^T`, the forward
 //!   pass `Y = X * W^T`): a `DR x DC` tile of vector accumulators, each a
 //!   dot product over `k` done `LANES` terms at a time and summed across
@@ -37,6 +38,10 @@ const DC: usize = 5;
 /// The dot kernel hands finished rows of C to the epilogue in blocks of at
 /// least this many floats (16 KiB, half of a typical L1), not row by row.
 const EPILOGUE_BLOCK: usize = 4096;
+
+/// The most rows in a broadcast tile: the packed path's tile height where
+/// it is at most this.
+const BROADCAST_ROWS: usize = 8;
 
 /// Products with at most this many multiply-adds take the direct path when
 /// their layout allows it.
@@ -83,6 +88,12 @@ impl Direct {
     ) {
         let s = Scale { alpha, beta };
         match self {
+            // A tile of more rows (AVX-512's 14) leaves the broadcast
+            // kernel too few registers, and it spills its accumulators
+            // (see docs/design/matmul.md).
+            Self::Broadcast if MR > BROADCAST_ROWS => {
+                broadcast::<V, BROADCAST_ROWS, NV, NR>(s, a, b, c, epi)
+            }
             Self::Broadcast => broadcast::<V, MR, NV, NR>(s, a, b, c, epi),
             Self::Dot => dot::<V>(s, a, b, c, epi),
         }
@@ -315,8 +326,11 @@ fn broadcast_kernel<V: Vector, const R: usize, const NV: usize, const NR: usize>
     rs: usize,
 ) -> [[V; NV]; R] {
     let mut acc = [[V::ZERO; NV]; R];
+    // Row `p` of B starts `rest`, so each step checks one length.
+    let mut rest = b;
     for p in 0..k {
-        rank1(&mut acc, &a_col(p), &load_row::<V, NV>(&b[p * rs..][..NR]));
+        rank1(&mut acc, &a_col(p), &load_row::<V, NV>(&rest[..NR]));
+        rest = &rest[rs.min(rest.len())..];
     }
     acc
 }
