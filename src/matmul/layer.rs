@@ -289,10 +289,10 @@ impl Dense {
 
 impl Dense {
     /// [`Dense::forward_checked`] on gemm's other paths, with the epilogue
-    /// applied block by block; with the `parallel` feature, on
-    /// `gemm_parallel`'s threads, then the epilogue over the whole of C,
-    /// which gives the same bits. Kept out of line, so that inlining the
-    /// layer copies only the tiny path.
+    /// applied block by block; with the `parallel` feature and room for
+    /// more than one thread, on `gemm_parallel`'s threads, then the
+    /// epilogue over the whole of C, which gives the same bits. Kept out of
+    /// line, so that inlining the layer copies only the tiny path.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn forward_gemm(
