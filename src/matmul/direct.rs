@@ -20,11 +20,12 @@
 //!   and no lane is wasted.
 //!
 //! Edges: the last strip of rows runs a kernel with fewer rows; the last
-//! panel of columns is shifted left to end at column `n` (overlapping the
-//! previous one) and stores only the columns not stored yet. Every element
-//! of C goes through the same operations in the same order whichever tile
-//! it falls in, so the result does not depend on the tiling (or on how
-//! `gemm_parallel` cuts C into bands).
+//! panel of columns is shifted left to end at column `n`, overlapping the
+//! previous one. Every element of C goes through the same operations in the
+//! same order whichever tile it falls in, so the result does not depend on
+//! the tiling (or on how `gemm_parallel` cuts C into bands), and the
+//! shifted panel may store the shared columns again, whole vectors rather
+//! than masked ones, unless `beta != 0` makes it read C there.
 
 use super::driver::Epilogue;
 use super::kernel::{load_row, rank1};
@@ -189,7 +190,14 @@ fn broadcast_with<
     epi: &mut dyn Epilogue,
 ) {
     let m = a.rows;
-    for (j0, skip) in windows(b.cols, NR) {
+    for (j0, shared) in windows(b.cols, NR) {
+        // The shifted last panel recomputes the `shared` columns it has in
+        // common with the panel before, bit for bit. With `beta == 0` it
+        // stores them whole (over the values the epilogue of the panel
+        // before made of them) and runs the epilogue on them again;
+        // otherwise C holds updated values there, which its tiles must not
+        // read as old ones, so it blends them back.
+        let skip = if s.beta == 0.0 { 0 } else { shared };
         let mut i0 = 0;
         while m - i0 >= MR {
             broadcast_tile::<V, MR, NV, NR, PLAIN>(s, &a, &b, c, (i0, j0, skip));
