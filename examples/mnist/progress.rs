@@ -75,13 +75,17 @@ impl Observer for Progress {
             let dead: Vec<f64> = e.dead.iter().copied().filter(|d| !d.is_nan()).collect();
             format!("  dead {}", list(&dead, |d| format!("{:.0}%", 100.0 * d)))
         };
+        // Without a development set (`--dev 0`) its figures are NaN.
+        let dev = if e.dev_loss.is_nan() {
+            String::new()
+        } else {
+            format!("  dev {:.4} {:.2}%", e.dev_loss, 100.0 * e.dev_accuracy)
+        };
         println!(
-            "epoch {:>2}  loss {:.4}  train {:.2}%  dev {:.4} {:.2}%  lr {:.2e}  grad rms {}{}  {:.1} s",
+            "epoch {:>2}  loss {:.4}  train {:.2}%{dev}  lr {:.2e}  grad rms {}{}  {:.1} s",
             e.epoch,
             e.train_loss,
             100.0 * e.train_accuracy,
-            e.dev_loss,
-            100.0 * e.dev_accuracy,
             e.lr,
             list(&e.grad_rms, |g| format!("{g:.1e}")),
             dead,
