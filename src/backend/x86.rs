@@ -857,10 +857,10 @@ impl Gemm for F32x8 {
 }
 
 impl Gemm for F32x16 {
-    const MR: usize = 14;
+    const MR: usize = 10;
     const NV: usize = 2;
     const KC: usize = 384;
-    const MC: usize = 14 * (144 / 14);
+    const MC: usize = 10 * (144 / 10);
     const NC: usize = 32 * (2048 / 32);
     const KS: usize = 128;
     const DIRECT: bool = true;

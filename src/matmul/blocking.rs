@@ -29,7 +29,7 @@
 //! order is about 1.3 times faster than the column order.
 //!
 //! With 16 lanes the `KC x NR` panel of B is twice as wide, and `KC` is
-//! 384: the `14 x KC` panel of A (21 KiB) still fits L1, 784 takes three
+//! 384: the `10 x KC` panel of A (15 KiB) fits L1, 784 takes three
 //! slices instead of five, and on Zen 4 it measured 1-2.5% faster than 192
 //! on the MLP shapes and the 256 and 512 cubes (512 was no better).
 //! Targets without SIMD registers (Cortex-M) have no data cache to block

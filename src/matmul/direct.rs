@@ -89,9 +89,9 @@ impl Direct {
     ) {
         let s = Scale { alpha, beta };
         match self {
-            // A tile of more rows (AVX-512's 14) leaves the broadcast
-            // kernel too few registers, and it spills its accumulators
-            // (see docs/design/matmul.md).
+            // Tiles of more rows (AVX-512's 10) measured slower here: with
+            // 14 the kernel spilled its accumulators, and 10 rows were
+            // slower on the 32 cube (see docs/design/matmul.md).
             Self::Broadcast if MR > BROADCAST_ROWS => {
                 broadcast::<V, BROADCAST_ROWS, NV, NR>(s, a, b, c, epi)
             }

@@ -74,7 +74,7 @@ pub(crate) fn store_tile<V: Vector, const MR: usize, const NV: usize, const NR: 
 /// `C = alpha * A * B + beta * C` on the packed path, for non-empty shapes
 /// with C row-major (`c.cs == 1`) and a workspace of at least
 /// `packed_lens` floats. A last strip of at most `HR = MR / 2` rows (2 of a
-/// batch of 100 with 14-row tiles) runs a tile of `HR` rows.
+/// batch of 128 with 6-row tiles) runs a tile of `HR` rows.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_packed<

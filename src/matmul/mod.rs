@@ -34,14 +34,14 @@
 //! and B is packed once into the workspace, and a register-blocked
 //! micro-kernel multiplies an `MR`-row panel of A by an `NR`-column panel of
 //! B into a tile of accumulators that fills the register file (6 x 16 with
-//! AVX2, 14 x 32 with AVX-512, 6 x 8 with SSE or NEON, 4 x 4 on Cortex-M).
+//! AVX2, 10 x 32 with AVX-512, 6 x 8 with SSE or NEON, 4 x 4 on Cortex-M).
 //! The block sizes are chosen for 32 KiB of L1d and 512 KiB of L2 per core:
 //! with AVX2, `KC = 512` keeps one packed `MR x KC` panel of A (12 KiB) in
 //! L1 while the packed `KC x NR` panels of B stream past it, so the tiles of
 //! C are visited along rows (which the hardware prefetchers follow); the
 //! `MC = 144`-row packed block of A (288 KiB) stays in L2, and `NC = 2048`
 //! bounds the packed block of B (4 MiB, in L3). With AVX-512
-//! `KC = 384` (a 14 x 32 tile's B panel is twice as wide). Tiles
+//! `KC = 384` (a 10 x 32 tile's B panel is twice as wide). Tiles
 //! at the right and bottom edges go through a stack buffer, so nothing
 //! outside the views is read or written.
 //!
