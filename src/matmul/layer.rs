@@ -320,7 +320,8 @@ impl Dense {
             activation: self.activation,
             out,
         };
-        product(a, wt, c, workspace, &mut epi);
+        let threads = threads(workspace.len(), self.workspace_len(batch));
+        product(a, wt, c, workspace, &mut epi, threads);
     }
 
     /// [`Dense::backward_checked`] on gemm's other paths (with the
@@ -342,6 +343,7 @@ impl Dense {
     ) {
         // Validated, with the lengths checked by `backward`.
         self.activation.backward_in_place_validated(z, y, grad);
+        let threads = threads(workspace.len(), self.workspace_len(batch));
         let dz = MatRef::whole(grad, batch, self.units);
         let dw = MatMut::whole(dw, self.units, self.inputs);
         product(
@@ -350,6 +352,7 @@ impl Dense {
             dw,
             workspace,
             &mut Plain,
+            threads,
         );
         if let Some(dx) = dx {
             let dx = MatMut::whole(dx, batch, self.inputs);
@@ -359,18 +362,39 @@ impl Dense {
                 dx,
                 workspace,
                 &mut Plain,
+                threads,
             );
         }
     }
 }
 
+/// The threads a workspace of `len` floats has room for at `per_thread`
+/// each (at least one): a layer's products, which need different lengths,
+/// are split over that many threads, not over as many as each one's own
+/// workspace would allow.
+#[inline(always)]
+pub(crate) fn threads(len: usize, per_thread: usize) -> usize {
+    len.checked_div(per_thread).map_or(1, |t| t.max(1))
+}
+
 /// `C = A * B` then `epi`, as [`gemm`](super::gemm) computes it, or
-/// `gemm_parallel` with the `parallel` feature.
-fn product(a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], epi: &mut dyn Epilogue) {
+/// `gemm_parallel` on at most `threads` threads with the `parallel`
+/// feature.
+fn product(
+    a: MatRef,
+    b: MatRef,
+    c: MatMut,
+    workspace: &mut [f32],
+    epi: &mut dyn Epilogue,
+    threads: usize,
+) {
     #[cfg(not(feature = "parallel"))]
-    super::run(1.0, a, b, 0.0, c, workspace, epi);
+    {
+        let _ = threads;
+        super::run(1.0, a, b, 0.0, c, workspace, epi);
+    }
     #[cfg(feature = "parallel")]
-    super::parallel::run_parallel(1.0, a, b, 0.0, c, workspace, epi);
+    super::parallel::run_parallel(1.0, a, b, 0.0, c, workspace, epi, threads);
 }
 
 /// `db` = the column sums of the rows of `dz` (`db.len()` columns), each

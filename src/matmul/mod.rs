@@ -96,6 +96,7 @@ mod view;
 pub use blocking::gemm_workspace_len;
 pub use fused::gemm_bias_activation;
 pub use layer::Dense;
+pub(crate) use layer::threads;
 #[cfg(feature = "parallel")]
 pub use parallel::{gemm_parallel, gemm_parallel_workspace_len};
 pub use view::{MatMut, MatRef};

@@ -45,14 +45,16 @@ pub fn gemm_parallel(
     check_shapes(&a, &b, &c)?;
     let per = gemm_workspace_len(a.rows, b.cols, a.cols);
     check_capacity("workspace", workspace.len(), per)?;
-    run_parallel(alpha, a, b, beta, c, workspace, &mut Plain);
+    run_parallel(alpha, a, b, beta, c, workspace, &mut Plain, usize::MAX);
     Ok(())
 }
 
-/// [`gemm_parallel`] on checked arguments, then `epi` over row-major C (as
-/// [`gemm`](super::gemm) makes it): block by block when the product runs
-/// on the calling thread alone, else over the whole of C once the threads
-/// are done (an element-wise epilogue gives the same bits either way).
+/// [`gemm_parallel`] on checked arguments and at most `threads` threads,
+/// then `epi` over row-major C (as [`gemm`](super::gemm) makes it): block
+/// by block when the product runs on the calling thread alone, else over
+/// the whole of C once the threads are done (an element-wise epilogue gives
+/// the same bits either way).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_parallel(
     alpha: f32,
     a: MatRef,
@@ -61,10 +63,11 @@ pub(super) fn run_parallel(
     c: MatMut,
     workspace: &mut [f32],
     epi: &mut dyn Epilogue,
+    threads: usize,
 ) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let per = gemm_workspace_len(m, n, k);
-    let threads = rayon::current_num_threads();
+    let threads = rayon::current_num_threads().min(threads);
     let mut parts = workspace
         .len()
         .checked_div(per)

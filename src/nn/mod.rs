@@ -532,20 +532,24 @@ impl<'a> Mlp<'a> {
     pub fn grad_norms(&self, grads: &[f32], norms: &mut [f32]) -> Result<()> {
         check_len("grads", grads.len(), self.param_len())?;
         check_len("norms", norms.len(), self.layers.len())?;
-        let squares = |v: &[f32]| {
-            let (body, tail) = v.as_chunks::<16>();
-            let mut sums = [0.0f32; 16];
-            for chunk in body {
-                for (s, g) in sums.iter_mut().zip(chunk) {
-                    *s += g * g;
+        // The partial sums are plain `f32`s, so every instruction set
+        // gives the same bits; dispatching lets each vectorise them.
+        crate::backend::dispatch!(_V => {
+            let squares = core::convert::identity(crate::backend::inlined!(|v: &[f32]| {
+                let (body, tail) = v.as_chunks::<16>();
+                let mut sums = [0.0f32; 16];
+                for chunk in body {
+                    for (s, g) in sums.iter_mut().zip(chunk) {
+                        *s += g * g;
+                    }
                 }
+                sums.iter().sum::<f32>() + tail.iter().map(|g| g * g).sum::<f32>()
+            }));
+            for (l, norm) in norms.iter_mut().enumerate() {
+                let (w, b) = self.layer(grads, l)?;
+                *norm = libm::sqrtf(squares(w) + squares(b));
             }
-            sums.iter().sum::<f32>() + tail.iter().map(|g| g * g).sum::<f32>()
-        };
-        for (l, norm) in norms.iter_mut().enumerate() {
-            let (w, b) = self.layer(grads, l)?;
-            *norm = libm::sqrtf(squares(w) + squares(b));
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -3,6 +3,7 @@
 use super::Mlp;
 use crate::dropout::Dropout;
 use crate::error::{Result, check_capacity, check_len};
+use crate::matmul::threads;
 use rand_core::Rng;
 
 impl Mlp<'_> {
@@ -51,6 +52,26 @@ impl Mlp<'_> {
         )
     }
 
+    /// Layer `l`'s share of `workspace`: with the `parallel` feature, as
+    /// many of its own [`Dense::workspace_len`](crate::matmul::Dense) as
+    /// the network's workspace has [`Mlp::workspace_len`]s (its largest
+    /// layer's), so that a smaller layer's products use no more threads
+    /// than the caller gave room for; otherwise all of it.
+    #[inline(always)]
+    fn layer_workspace<'w>(
+        &self,
+        l: usize,
+        batch: usize,
+        workspace: &'w mut [f32],
+    ) -> &'w mut [f32] {
+        if cfg!(feature = "parallel") {
+            let threads = threads(workspace.len(), self.workspace_len(batch));
+            &mut workspace[..threads * self.dense(l).workspace_len(batch)]
+        } else {
+            workspace
+        }
+    }
+
     /// Offset of layer `l`'s dropout mask in the masks buffer.
     fn mask_offset(&self, l: usize, batch: usize) -> usize {
         (0..l)
@@ -96,8 +117,9 @@ impl Mlp<'_> {
             let (z, rest) = rest.split_at_mut(n);
             let (y, rest) = rest.split_at_mut(n);
             let (w, b) = self.slices(params, l, at);
+            let ws = self.layer_workspace(l, batch, workspace);
             self.dense(l)
-                .forward_checked(w, b, x, batch, Some(z), y, workspace);
+                .forward_checked(w, b, x, batch, Some(z), y, ws);
             if spec.dropout > 0.0 {
                 let (mask, rest_masks) =
                     core::mem::take(&mut masks).split_at_mut(Dropout::mask_len(n));
@@ -180,8 +202,9 @@ impl Mlp<'_> {
             } else {
                 None
             };
+            let ws = self.layer_workspace(l, batch, workspace);
             self.dense(l)
-                .backward_checked(w, x, z, y, batch, dz, dw, db, dx, workspace);
+                .backward_checked(w, x, z, y, batch, dz, dw, db, dx, ws);
             if l > 0 {
                 core::mem::swap(&mut g, &mut gx);
             }
@@ -221,8 +244,8 @@ impl Mlp<'_> {
             };
             let y = &mut next[..batch * spec.units];
             let (w, b) = self.slices(params, l, at);
-            self.dense(l)
-                .forward_checked(w, b, x, batch, None, y, workspace);
+            let ws = self.layer_workspace(l, batch, workspace);
+            self.dense(l).forward_checked(w, b, x, batch, None, y, ws);
             core::mem::swap(&mut cur, &mut next);
         }
         let cur: &'b [f32] = cur;
