@@ -518,9 +518,19 @@ impl<'a> Trainer<'a> {
             self.buffers.norm_sums.fill(0.0);
             self.buffers.fired.fill(false);
             let (mut loss_sum, mut correct, mut lr) = (0.0f64, 0usize, self.base_lr.0);
+            // A clone of the handle, so that the step may borrow `self`.
+            let pool = self.pool.clone();
             for (i, chunk) in order.chunks(self.config.batch).enumerate() {
                 lr = self.set_lr()?;
-                let (loss, right) = self.train_step(data, chunk, &mut rng)?;
+                // The whole step on one of the pool's threads: one hand-over
+                // per step, not one per pass.
+                let (loss, right) = pool.run(|| {
+                    let (loss, right) = self.train_step(data, chunk, &mut rng)?;
+                    if loss.is_finite() {
+                        self.update()?;
+                    }
+                    Ok::<_, TrainError>((loss, right))
+                })?;
                 if !loss.is_finite() {
                     return Err(TrainError::NonFinite {
                         epoch,
@@ -528,7 +538,6 @@ impl<'a> Trainer<'a> {
                         loss,
                     });
                 }
-                self.update()?;
                 loss_sum += f64::from(loss) * chunk.len() as f64;
                 correct += right;
                 observer.on_step(&Step {
@@ -942,11 +951,11 @@ fn loss_and_grad(
 }
 
 /// Where the large products run: rayon's threads (feature `parallel`,
-/// `threads > 1`) or the calling thread.
-#[derive(Debug)]
+/// `threads > 1`) or the calling thread. Clones share the threads.
+#[derive(Clone, Debug)]
 struct Pool {
     #[cfg(feature = "parallel")]
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 impl Pool {
@@ -956,6 +965,7 @@ impl Pool {
             let pool = (threads > 1)
                 .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
                 .transpose()
+                .map(|pool| pool.map(std::sync::Arc::new))
                 .map_err(|e| TrainError::config("threads", e.to_string()))?;
             Ok(Self { pool })
         }
