@@ -634,33 +634,6 @@ impl F32x16 {
     }
 }
 
-impl F32x16 {
-    /// Half `h` of the lanes: 0..8 or 8..16.
-    #[inline(always)]
-    fn half(self, h: usize) -> F32x8 {
-        // SAFETY: see the module docs.
-        F32x8(unsafe {
-            if h == 0 {
-                _mm512_castps512_ps256(self.0)
-            } else {
-                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self.0)))
-            }
-        })
-    }
-
-    /// The lanes of `lo` then those of `hi`.
-    #[inline(always)]
-    fn join(lo: F32x8, hi: F32x8) -> Self {
-        // SAFETY: see the module docs.
-        Self(unsafe {
-            _mm512_castpd_ps(_mm512_insertf64x4::<1>(
-                _mm512_castpd256_pd512(_mm256_castps_pd(lo.0)),
-                _mm256_castps_pd(hi.0),
-            ))
-        })
-    }
-}
-
 impl Vector for F32x16 {
     type Bits = U32x16;
     type Array = [f32; 16];
@@ -785,23 +758,47 @@ impl Vector for F32x16 {
     type Square = [Self; 16];
     const ZERO_SQUARE: [Self; 16] = [Self::ZERO; 16];
     #[inline(always)]
-    fn transpose(rows: [Self; 16]) -> [Self; 16] {
-        // The four 8 x 8 quadrants transposed with `F32x8`'s shuffles, as
-        // `wide`'s 16 lanes are in `vector`.
-        let mut q = [[F32x8::ZERO; 8]; 4];
-        for (i, quadrant) in q.iter_mut().enumerate() {
-            let (r0, h) = (8 * (i % 2), i / 2);
-            for (r, x) in quadrant.iter_mut().enumerate() {
-                *x = rows[r0 + r].half(h);
-            }
-            *quadrant = F32x8::transpose(*quadrant);
-        }
-        // Output rows 0..8 are the columns 0..8: the transposed left
-        // quadrants (top, bottom) side by side; rows 8..16 the right ones.
+    fn transpose(r: [Self; 16]) -> [Self; 16] {
         let mut out = [Self::ZERO; 16];
-        for r in 0..8 {
-            out[r] = Self::join(q[0][r], q[1][r]);
-            out[r + 8] = Self::join(q[2][r], q[3][r]);
+        // SAFETY: see the module docs.
+        unsafe {
+            // Rows interleaved in pairs: in each 128-bit lane `l` of
+            // `t[2 p]`, columns `4 l` and `4 l + 1` of rows `2 p` and
+            // `2 p + 1`; of `t[2 p + 1]`, columns `4 l + 2` and `4 l + 3`.
+            let mut t = [_mm512_setzero_ps(); 16];
+            for p in 0..8 {
+                t[2 * p] = _mm512_unpacklo_ps(r[2 * p].0, r[2 * p + 1].0);
+                t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p].0, r[2 * p + 1].0);
+            }
+            // Then in quadruples, from the pairs of the top two rows and of
+            // the bottom two: lane `l` of `u[4 h + j]` holds column `4 l + j`
+            // of rows `4 h..4 h + 4`.
+            let mut u = [_mm512_setzero_ps(); 16];
+            for h in 0..4 {
+                let (top01, bottom01) =
+                    (_mm512_castps_pd(t[4 * h]), _mm512_castps_pd(t[4 * h + 2]));
+                let (top23, bottom23) = (
+                    _mm512_castps_pd(t[4 * h + 1]),
+                    _mm512_castps_pd(t[4 * h + 3]),
+                );
+                u[4 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(top01, bottom01));
+                u[4 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(top01, bottom01));
+                u[4 * h + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(top23, bottom23));
+                u[4 * h + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(top23, bottom23));
+            }
+            // Then the lanes gathered: column `4 l + j` is lane `l` of
+            // `u[j]`, `u[4 + j]`, `u[8 + j]` and `u[12 + j]`, in two steps
+            // of taking the even (0x88) or odd (0xDD) lanes of two vectors.
+            for j in 0..4 {
+                let even_top = _mm512_shuffle_f32x4::<0x88>(u[j], u[4 + j]);
+                let odd_top = _mm512_shuffle_f32x4::<0xDD>(u[j], u[4 + j]);
+                let even_bottom = _mm512_shuffle_f32x4::<0x88>(u[8 + j], u[12 + j]);
+                let odd_bottom = _mm512_shuffle_f32x4::<0xDD>(u[8 + j], u[12 + j]);
+                out[j] = Self(_mm512_shuffle_f32x4::<0x88>(even_top, even_bottom));
+                out[j + 4] = Self(_mm512_shuffle_f32x4::<0x88>(odd_top, odd_bottom));
+                out[j + 8] = Self(_mm512_shuffle_f32x4::<0xDD>(even_top, even_bottom));
+                out[j + 12] = Self(_mm512_shuffle_f32x4::<0xDD>(odd_top, odd_bottom));
+            }
         }
         out
     }
@@ -965,7 +962,7 @@ mod tests {
     }
 
     /// `V::transpose` against `wide`'s transpose of the same width (whose
-    /// 16 lanes transpose by quadrants too), lane for lane.
+    /// 16 lanes transpose by quadrants), lane for lane.
     fn transposes_as_wide<V: Vector, W: Vector>() {
         assert_eq!(V::LANES, W::LANES);
         let n = V::LANES;
