@@ -526,18 +526,16 @@ impl<'a> Trainer<'a> {
                 // per step, not one per pass.
                 let (loss, right) = pool.run(|| {
                     let (loss, right) = self.train_step(data, chunk, &mut rng)?;
-                    if loss.is_finite() {
-                        self.update()?;
+                    if !loss.is_finite() {
+                        return Err(TrainError::NonFinite {
+                            epoch,
+                            step: self.step + 1,
+                            loss,
+                        });
                     }
-                    Ok::<_, TrainError>((loss, right))
+                    self.update()?;
+                    Ok((loss, right))
                 })?;
-                if !loss.is_finite() {
-                    return Err(TrainError::NonFinite {
-                        epoch,
-                        step: self.step + 1,
-                        loss,
-                    });
-                }
                 loss_sum += f64::from(loss) * chunk.len() as f64;
                 correct += right;
                 observer.on_step(&Step {
@@ -645,7 +643,8 @@ impl<'a> Trainer<'a> {
 
     /// Forward and backward on the samples at `indices`: returns the loss
     /// and the number classified correctly, and leaves the gradients in the
-    /// buffers.
+    /// buffers. `fit` calls it on the pool, whose threads the products
+    /// share.
     fn train_step(
         &mut self,
         data: &Dataset,
@@ -665,9 +664,7 @@ impl<'a> Trainer<'a> {
             p => Some(Dropout::new(p)?),
         };
         let (params, loss) = (&self.params[..], self.config.loss);
-        let result = self
-            .pool
-            .run(|| b.forward_backward(&net, params, rows, loss, input_dropout, rng))?;
+        let result = b.forward_backward(&net, params, rows, loss, input_dropout, rng)?;
         b.count_fired(&net, rows);
         Ok(result)
     }
