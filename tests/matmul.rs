@@ -541,7 +541,15 @@ fn fused_argument_errors() {
 #[test]
 fn parallel_equals_single_threaded() {
     let mut rng = TestRng(7);
-    for (m, n, k) in [(5, 6, 7), (100, 10, 300), (97, 131, 67), (300, 257, 263)] {
+    // The last two split C into blocks of columns (B is the large operand).
+    for (m, n, k) in [
+        (5, 6, 7),
+        (100, 10, 300),
+        (97, 131, 67),
+        (300, 257, 263),
+        (100, 256, 784),
+        (37, 301, 203),
+    ] {
         for t in TRANSPOSES {
             let (ar, ac) = if t.0 { (k, m) } else { (m, k) };
             let (br, bc) = if t.1 { (n, k) } else { (k, n) };

@@ -2,13 +2,20 @@
 //!
 //! C (made row-major first, as in [`gemm`](super::gemm)) is cut into
 //! horizontal bands whose heights are multiples of the micro-kernel's `MR`,
-//! one band per thread with its own part of the workspace; each band is an
-//! independent single-threaded product, so the results are bit-identical to
-//! [`gemm`](super::gemm)'s.
+//! one band per thread with its own part of the workspace. Every band packs
+//! the whole of B, so when B is the large operand (a layer's weights against
+//! a batch of a hundred rows) C is first cut into two blocks of columns
+//! instead, each packing its half of B: the left block is computed in
+//! place, the right one into the workspace and copied over (two mutable
+//! views cannot share C's rows). Then no two threads read the same part of
+//! B, which also spares the optimizer step that writes the weights next
+//! from invalidating their copies in another core's cache. Each part is an
+//! independent single-threaded product on the path the whole would take,
+//! so the results are bit-identical to [`gemm`](super::gemm)'s.
 
 use super::driver::{Epilogue, Plain};
 use super::view::{MatMut, MatRef};
-use super::{Path, check_shapes, compute_with, gemm_workspace_len};
+use super::{Path, blocking, check_shapes, compute_with, gemm_workspace_len};
 use crate::backend::Gemm;
 use crate::error::{Result, check_capacity};
 
@@ -85,7 +92,7 @@ pub(super) fn run_parallel(
     };
     // Every band takes the path the whole product would take, so the
     // result does not depend on the number of threads.
-    let (mr, path) = crate::backend::dispatch!(V => (V::MR, Path::choose::<V>(&a, &b)));
+    let (mr, nr, path) = crate::backend::dispatch!(V => (V::MR, V::NR, Path::choose::<V>(&a, &b)));
     let job = Job {
         alpha,
         beta,
@@ -94,7 +101,10 @@ pub(super) fn run_parallel(
         path,
     };
     let whole = (c.rows, c.cols);
-    job.bands(a, b, c.rb_mut(), workspace, parts);
+    match job.column_split(&a, &b, nr, workspace.len(), parts) {
+        Some((h, half)) => job.columns(a, b, c.rb_mut(), workspace, parts, h, half),
+        None => job.bands(a, b, c.rb_mut(), workspace, parts),
+    }
     epi.apply(&mut c, (0, 0), whole);
 }
 
@@ -111,6 +121,69 @@ struct Job {
 }
 
 impl Job {
+    /// Where to cut C into two blocks of columns, and the workspace each
+    /// of their threads needs, if that beats bands of rows: on the packed
+    /// path, when packing A twice and copying the right block costs less
+    /// than packing B twice, with the first cut at a multiple of the
+    /// panel width `nr` and room in `len` for the right block.
+    fn column_split(
+        &self,
+        a: &MatRef,
+        b: &MatRef,
+        nr: usize,
+        len: usize,
+        parts: usize,
+    ) -> Option<(usize, usize)> {
+        let (m, n, k) = (a.rows, b.cols, a.cols);
+        let h = (n / 2).next_multiple_of(nr);
+        if !matches!(self.path, Path::Packed) || h >= n || m * k + m * (n - h) >= k * n {
+            return None;
+        }
+        let half = crate::backend::dispatch!(V => {
+            let (a_len, b_len) = blocking::packed_lens::<V>(m, h, k);
+            a_len + b_len
+        });
+        let need = half.checked_mul(parts)?.checked_add(m * (n - h))?;
+        (need <= len).then_some((h, half))
+    }
+
+    /// Computes columns `0..h` of row-major C in place and columns `h..`
+    /// into the workspace, then copies them over; each block splits into
+    /// bands for its share of the `parts` threads, each thread with `half`
+    /// floats of workspace.
+    #[allow(clippy::too_many_arguments)]
+    fn columns(
+        self,
+        a: MatRef,
+        b: MatRef,
+        mut c: MatMut,
+        workspace: &mut [f32],
+        parts: usize,
+        h: usize,
+        half: usize,
+    ) {
+        let (m, n) = (c.rows, c.cols);
+        let (right, workspace) = workspace.split_at_mut(m * (n - h));
+        if self.beta != 0.0 {
+            for (i, row) in right.chunks_exact_mut(n - h).enumerate() {
+                row.copy_from_slice(c.row_segment(i, h, n - h));
+            }
+        }
+        let left = parts / 2;
+        let (w_left, w_right) = workspace.split_at_mut(left * half);
+        let job = Job { per: half, ..self };
+        rayon::join(
+            || job.bands(a, b.sub_cols(0, h), c.rb_mut().first_cols(h), w_left, left),
+            || {
+                let c_right = MatMut::whole(&mut *right, m, n - h);
+                job.bands(a, b.sub_cols(h, n - h), c_right, w_right, parts - left);
+            },
+        );
+        for (i, row) in right.chunks_exact(n - h).enumerate() {
+            c.row_segment(i, h, n - h).copy_from_slice(row);
+        }
+    }
+
     /// Splits row-major C into `parts` bands and runs them with
     /// `rayon::join`, each band dispatched on its own thread.
     fn bands(self, a: MatRef, b: MatRef, c: MatMut, workspace: &mut [f32], parts: usize) {
@@ -132,5 +205,44 @@ impl Job {
             || self.bands(a_top, b, c_top, w_top, left),
             || self.bands(a_bottom, b, c_bottom, w_bottom, parts - left),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    /// The split each product of a 784 -> 256 layer at batch 100 takes on
+    /// two threads, with the workspace `gemm_parallel` asks for.
+    fn splits_by_columns(a: MatRef, b: MatRef) -> bool {
+        let (m, n, k) = (a.rows, b.cols, a.cols);
+        let per = gemm_workspace_len(m, n, k);
+        let (nr, path) = crate::backend::dispatch!(V => (V::NR, Path::choose::<V>(&a, &b)));
+        let job = Job {
+            alpha: 1.0,
+            beta: 0.0,
+            per,
+            mr: 1,
+            path,
+        };
+        job.column_split(&a, &b, nr, 2 * per, 2).is_some()
+    }
+
+    #[test]
+    fn only_a_large_b_splits_by_columns() {
+        let (x, w, dy) = (
+            vec![0.0; 100 * 784],
+            vec![0.0; 256 * 784],
+            vec![0.0; 100 * 256],
+        );
+        let (x, w, dy) = (
+            MatRef::whole(&x, 100, 784),
+            MatRef::whole(&w, 256, 784),
+            MatRef::whole(&dy, 100, 256),
+        );
+        assert!(splits_by_columns(x, w.t()), "forward: X W^T");
+        assert!(!splits_by_columns(dy.t(), x), "weight gradient: dY^T X");
+        assert!(splits_by_columns(dy, w), "input gradient: dY W");
     }
 }

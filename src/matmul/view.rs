@@ -146,6 +146,22 @@ impl<'a> MatRef<'a> {
             ..self
         }
     }
+
+    /// The view of columns `c0..c0 + cols`.
+    #[cfg(feature = "parallel")]
+    pub(crate) fn sub_cols(self, c0: usize, cols: usize) -> Self {
+        debug_assert!(c0 + cols <= self.cols);
+        let start = if cols == 0 || self.rows == 0 {
+            0
+        } else {
+            c0 * self.cs
+        };
+        Self {
+            data: &self.data[start..],
+            cols,
+            ..self
+        }
+    }
 }
 
 /// A mutable view of a `rows x cols` matrix of `f32` in a caller's slice.
@@ -274,6 +290,13 @@ impl<'a> MatMut<'a> {
     pub(crate) fn row_segment(&mut self, i: usize, j0: usize, len: usize) -> &mut [f32] {
         debug_assert!(self.cs == 1 && i < self.rows && j0 + len <= self.cols);
         &mut self.data[i * self.rs + j0..][..len]
+    }
+
+    /// The view of the first `cols` columns.
+    #[cfg(feature = "parallel")]
+    pub(crate) fn first_cols(self, cols: usize) -> MatMut<'a> {
+        debug_assert!(cols <= self.cols);
+        MatMut { cols, ..self }
     }
 
     /// Splits a row-major view into rows `0..r` and `r..`.

@@ -654,11 +654,17 @@ impl<'a> Trainer<'a> {
         let net = Mlp::new(self.config.inputs, &self.config.layers)?;
         let rows = indices.len();
         let b = &mut self.buffers;
-        data.gather(
-            indices,
-            &mut b.x[..rows * net.input()],
-            &mut b.labels[..rows],
-        )?;
+        // Two halves, on two threads if there are: the gather waits on
+        // memory, rows scattered over the data set.
+        let half = rows / 2;
+        let (x1, x2) = b.x[..rows * net.input()].split_at_mut(half * net.input());
+        let (y1, y2) = b.labels[..rows].split_at_mut(half);
+        let (i1, i2) = indices.split_at(half);
+        let (first, second) = self
+            .pool
+            .join(|| data.gather(i1, x1, y1), || data.gather(i2, x2, y2));
+        first?;
+        second?;
         let input_dropout = match self.config.input_dropout {
             0.0 => None,
             p => Some(Dropout::new(p)?),
