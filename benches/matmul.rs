@@ -96,20 +96,27 @@ impl Operands {
         (a, b)
     }
 
-    fn microprop(&mut self) {
+    /// A and B as the shape lays them out.
+    fn views<'a>(shape: Shape, a: &'a [f32], b: &'a [f32]) -> (MatRef<'a>, MatRef<'a>) {
         let Shape {
             m, n, k, a_t, b_t, ..
-        } = self.shape;
+        } = shape;
         let a = if a_t {
-            MatRef::new(&self.a, k, m).unwrap().t()
+            MatRef::new(a, k, m).unwrap().t()
         } else {
-            MatRef::new(&self.a, m, k).unwrap()
+            MatRef::new(a, m, k).unwrap()
         };
         let b = if b_t {
-            MatRef::new(&self.b, n, k).unwrap().t()
+            MatRef::new(b, n, k).unwrap().t()
         } else {
-            MatRef::new(&self.b, k, n).unwrap()
+            MatRef::new(b, k, n).unwrap()
         };
+        (a, b)
+    }
+
+    fn microprop(&mut self) {
+        let (m, n) = (self.shape.m, self.shape.n);
+        let (a, b) = Self::views(self.shape, &self.a, &self.b);
         let c = MatMut::new(&mut self.c, m, n).unwrap();
         matmul::gemm(1.0, a, b, 0.0, c, &mut self.ws).unwrap();
     }
@@ -410,40 +417,40 @@ fn fused_table(rounds: usize) {
     }
 }
 
-/// `gemm_parallel` on every thread of the pool against `gemm`.
+/// `gemm_parallel` on every thread of the pool against `gemm`: squares,
+/// which split C into bands of rows, and the batch-100 products of the
+/// 784-500-300 layers, whose forward and input-gradient products split it
+/// into blocks of columns.
 #[cfg(feature = "parallel")]
 fn parallel_table(rounds: usize) {
     println!();
     println!(
-        "| square, {} threads | gemm_parallel GFLOP/s | gemm GFLOP/s | speed-up |",
+        "| shape, {} threads | gemm_parallel GFLOP/s | gemm GFLOP/s | speed-up |",
         rayon::current_num_threads()
     );
     println!("|---|---|---|---|");
-    for s in [256, 512, 1024] {
-        let shape = Shape {
-            name: "",
-            m: s,
-            n: s,
-            k: s,
-            a_t: false,
-            b_t: false,
-        };
+    let layers = ["b100/784x500/", "b100/500x300/"];
+    let chosen = shapes().into_iter().filter(|s| {
+        ["square/256", "square/512", "square/1024"].contains(&s.name)
+            || layers.iter().any(|l| s.name.starts_with(l))
+    });
+    for shape in chosen {
+        let Shape { m, n, k, .. } = shape;
         let ops = Operands::new(shape);
-        let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(s, s, s)];
+        let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(m, n, k)];
         let (mut c1, mut c2) = (ops.c.clone(), ops.c.clone());
         let mut ws1 = ops.ws.clone();
-        let a = MatRef::new(&ops.a, s, s).unwrap();
-        let b = MatRef::new(&ops.b, s, s).unwrap();
+        let (a, b) = Operands::views(shape, &ops.a, &ops.b);
         pair_row(
-            &format!("{s}"),
+            shape.name,
             shape.flops(),
             rounds,
             || {
-                let c = MatMut::new(&mut c1, s, s).unwrap();
+                let c = MatMut::new(&mut c1, m, n).unwrap();
                 matmul::gemm_parallel(1.0, a, b, 0.0, c, &mut ws).unwrap();
             },
             || {
-                let c = MatMut::new(&mut c2, s, s).unwrap();
+                let c = MatMut::new(&mut c2, m, n).unwrap();
                 matmul::gemm(1.0, a, b, 0.0, c, &mut ws1).unwrap();
             },
         );
