@@ -20,8 +20,8 @@
 //! the summary gives the median of the per-round ratios. The floor is the
 //! epoch's multiply-adds (forward, weight gradient, and input gradient
 //! except for the first layer) at the rate of a 512-cube product measured
-//! here. With the `parallel` feature each round also trains the first
-//! network with 2 threads. Without `--bench` (as `cargo test --benches`
+//! here. With the `parallel` feature each round also trains each network
+//! with 2 threads. Without `--bench` (as `cargo test --benches`
 //! runs it) one small epoch of each network checks that the bench works.
 
 use microprop::matmul::{gemm, gemm_workspace_len};
@@ -205,24 +205,28 @@ fn main() {
     }
     let mut trainers: Vec<Trainer> = nets.iter().map(|n| n.trainer(1)).collect();
     let parallel = cfg!(feature = "parallel");
-    let mut two = parallel.then(|| nets[0].trainer(2));
+    let mut two: Vec<Trainer> = if parallel {
+        nets.iter().map(|n| n.trainer(2)).collect()
+    } else {
+        Vec::new()
+    };
     // Per network: microprop's seconds, torch's, and the 2-thread ones.
     let mut ours = vec![Vec::new(); nets.len()];
     let mut theirs = vec![Vec::new(); nets.len()];
-    let mut threaded = Vec::new();
+    let mut threaded = vec![Vec::new(); nets.len()];
     for round in 1..=rounds {
         for (i, net) in nets.iter().enumerate() {
             let s = epoch(&mut trainers[i], data[i]);
             println!("round {round}  microprop {:<11} {s:.3} s", net.name);
             ours[i].push(s);
         }
-        if let Some(t) = two.as_mut() {
-            let s = epoch(t, data[0]);
+        for (i, t) in two.iter_mut().enumerate() {
+            let s = epoch(t, data[i]);
             println!(
                 "round {round}  microprop {:<11} {s:.3} s with 2 threads",
-                nets[0].name
+                nets[i].name
             );
-            threaded.push(s);
+            threaded[i].push(s);
         }
         if torch {
             for (name, s) in torch_round().unwrap_or_default() {
@@ -254,12 +258,20 @@ fn main() {
         }
         println!();
     }
-    if !threaded.is_empty() {
-        let mut ratios: Vec<f64> = ours[0].iter().zip(&threaded).map(|(o, t)| o / t).collect();
+    for (i, net) in nets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !threaded[*i].is_empty())
+    {
+        let mut ratios: Vec<f64> = ours[i]
+            .iter()
+            .zip(&threaded[i])
+            .map(|(o, t)| o / t)
+            .collect();
         println!(
             "{:<11} 2 threads {:.3} s: {:.2}x one thread (median of per-round ratios)",
-            nets[0].name,
-            median(&mut threaded.clone()),
+            net.name,
+            median(&mut threaded[i].clone()),
             median(&mut ratios)
         );
     }
