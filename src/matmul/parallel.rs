@@ -34,7 +34,10 @@ pub fn gemm_parallel_workspace_len(m: usize, n: usize, k: usize) -> usize {
 /// Uses as many threads as the workspace has room for, one
 /// [`gemm_workspace_len`]`(m, n, k)` each (up to
 /// [`gemm_parallel_workspace_len`]); small products run on the calling
-/// thread. The result is bit-identical to [`gemm`](super::gemm)'s.
+/// thread. C is split into bands of rows, or into two blocks of columns
+/// when B is the larger operand (a layer's weights against a batch), so
+/// that each thread packs only its part of B. The result is bit-identical
+/// to [`gemm`](super::gemm)'s.
 ///
 /// # Errors
 ///
