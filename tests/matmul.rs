@@ -568,18 +568,21 @@ fn parallel_equals_single_threaded() {
                     MatMut::new(c, m, n).unwrap()
                 }
             }
-            let mut single = c0.clone();
-            let mut ws = vec![0.0; matmul::gemm_workspace_len(m, n, k)];
-            matmul::gemm(0.5, av, bv, 0.5, out(&mut single, m, n, t.2), &mut ws).unwrap();
-            let mut threaded = c0.clone();
-            let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(m, n, k)];
-            matmul::gemm_parallel(0.5, av, bv, 0.5, out(&mut threaded, m, n, t.2), &mut ws)
-                .unwrap();
-            let same = single
-                .iter()
-                .zip(&threaded)
-                .all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same, "{m}x{n}x{k} {t:?}");
+            // With beta = 0, C starts as NaN, which must not leak through.
+            for (beta, c0) in [(0.5, c0.clone()), (0.0, vec![f32::NAN; m * n])] {
+                let mut single = c0.clone();
+                let mut ws = vec![0.0; matmul::gemm_workspace_len(m, n, k)];
+                matmul::gemm(0.5, av, bv, beta, out(&mut single, m, n, t.2), &mut ws).unwrap();
+                let mut threaded = c0;
+                let mut ws = vec![0.0; matmul::gemm_parallel_workspace_len(m, n, k)];
+                let c = out(&mut threaded, m, n, t.2);
+                matmul::gemm_parallel(0.5, av, bv, beta, c, &mut ws).unwrap();
+                let same = single
+                    .iter()
+                    .zip(&threaded)
+                    .all(|(x, y)| x.to_bits() == y.to_bits() && !x.is_nan());
+                assert!(same, "{m}x{n}x{k} {t:?} beta {beta}");
+            }
         }
     }
 }
