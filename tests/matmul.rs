@@ -569,7 +569,7 @@ fn parallel_equals_single_threaded() {
                 }
             }
             // With beta = 0, C starts as NaN, which must not leak through.
-            for (beta, c0) in [(0.5, c0.clone()), (0.0, vec![f32::NAN; m * n])] {
+            for (beta, c0) in [(0.5, c0), (0.0, vec![f32::NAN; m * n])] {
                 let mut single = c0.clone();
                 let mut ws = vec![0.0; matmul::gemm_workspace_len(m, n, k)];
                 matmul::gemm(0.5, av, bv, beta, out(&mut single, m, n, t.2), &mut ws).unwrap();

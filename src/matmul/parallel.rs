@@ -95,7 +95,10 @@ pub(super) fn run_parallel(
     };
     // Every band takes the path the whole product would take, so the
     // result does not depend on the number of threads.
-    let (mr, nr, path) = crate::backend::dispatch!(V => (V::MR, V::NR, Path::choose::<V>(&a, &b)));
+    let (mr, path, split) = crate::backend::dispatch!(V => {
+        let path = Path::choose::<V>(&a, &b);
+        (V::MR, path, column_split::<V>(path, &a, &b, workspace.len(), parts))
+    });
     let job = Job {
         alpha,
         beta,
@@ -104,11 +107,34 @@ pub(super) fn run_parallel(
         path,
     };
     let whole = (c.rows, c.cols);
-    match job.column_split(&a, &b, nr, workspace.len(), parts) {
+    match split {
         Some((h, half)) => job.columns(a, b, c.rb_mut(), workspace, parts, h, half),
         None => job.bands(a, b, c.rb_mut(), workspace, parts),
     }
     epi.apply(&mut c, (0, 0), whole);
+}
+
+/// Where to cut C into two blocks of columns, and the workspace each of
+/// their threads needs, if that beats bands of rows: on the packed `path`,
+/// when packing A twice and copying the right block costs less than packing
+/// B twice, with the cut at a multiple of `V`'s panel width and room in
+/// `len` floats of workspace for `parts` threads and the right block.
+fn column_split<V: Gemm>(
+    path: Path,
+    a: &MatRef,
+    b: &MatRef,
+    len: usize,
+    parts: usize,
+) -> Option<(usize, usize)> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let h = (n / 2).next_multiple_of(V::NR);
+    if !matches!(path, Path::Packed) || h >= n || m * k + m * (n - h) >= k * n {
+        return None;
+    }
+    let (a_len, b_len) = blocking::packed_lens::<V>(m, h, k);
+    let half = a_len + b_len;
+    let need = half.checked_mul(parts)?.checked_add(m * (n - h))?;
+    (need <= len).then_some((h, half))
 }
 
 /// What every band shares.
@@ -124,32 +150,6 @@ struct Job {
 }
 
 impl Job {
-    /// Where to cut C into two blocks of columns, and the workspace each
-    /// of their threads needs, if that beats bands of rows: on the packed
-    /// path, when packing A twice and copying the right block costs less
-    /// than packing B twice, with the first cut at a multiple of the
-    /// panel width `nr` and room in `len` for the right block.
-    fn column_split(
-        &self,
-        a: &MatRef,
-        b: &MatRef,
-        nr: usize,
-        len: usize,
-        parts: usize,
-    ) -> Option<(usize, usize)> {
-        let (m, n, k) = (a.rows, b.cols, a.cols);
-        let h = (n / 2).next_multiple_of(nr);
-        if !matches!(self.path, Path::Packed) || h >= n || m * k + m * (n - h) >= k * n {
-            return None;
-        }
-        let half = crate::backend::dispatch!(V => {
-            let (a_len, b_len) = blocking::packed_lens::<V>(m, h, k);
-            a_len + b_len
-        });
-        let need = half.checked_mul(parts)?.checked_add(m * (n - h))?;
-        (need <= len).then_some((h, half))
-    }
-
     /// Computes columns `0..h` of row-major C in place and columns `h..`
     /// into the workspace, then copies them over; each block splits into
     /// bands for its share of the `parts` threads, each thread with `half`
@@ -219,17 +219,11 @@ mod tests {
     /// The split each product of a 784 -> 256 layer at batch 100 takes on
     /// two threads, with the workspace `gemm_parallel` asks for.
     fn splits_by_columns(a: MatRef, b: MatRef) -> bool {
-        let (m, n, k) = (a.rows, b.cols, a.cols);
-        let per = gemm_workspace_len(m, n, k);
-        let (nr, path) = crate::backend::dispatch!(V => (V::NR, Path::choose::<V>(&a, &b)));
-        let job = Job {
-            alpha: 1.0,
-            beta: 0.0,
-            per,
-            mr: 1,
-            path,
-        };
-        job.column_split(&a, &b, nr, 2 * per, 2).is_some()
+        let per = gemm_workspace_len(a.rows, b.cols, a.cols);
+        crate::backend::dispatch!(V => {
+            let path = Path::choose::<V>(&a, &b);
+            column_split::<V>(path, &a, &b, 2 * per, 2).is_some()
+        })
     }
 
     #[test]
